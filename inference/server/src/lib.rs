@@ -1,0 +1,1 @@
+//! prognos server library
