@@ -18,7 +18,7 @@ fn real_xml_path() -> PathBuf {
 
 /// Range in mm (0 = missing every 7th point), reflectance a function of position.
 fn range_at(row: usize, col: usize) -> f32 {
-    if (row * WIDTH + col) % 7 == 0 {
+    if (row * WIDTH + col).is_multiple_of(7) {
         0.0
     } else {
         62.5 + (col as f32) * 0.02 + (row as f32) * 0.1
@@ -101,7 +101,9 @@ fn check(cap: &Capture) {
             }
         }
     }
-    let expected_missing = (0..PROFILES * WIDTH).filter(|i| i % 7 == 0).count();
+    let expected_missing = (0..PROFILES * WIDTH)
+        .filter(|i| i.is_multiple_of(7))
+        .count();
     assert_eq!(missing, expected_missing);
     assert_eq!(valid + missing, PROFILES * WIDTH);
 
