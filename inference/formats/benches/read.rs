@@ -2,6 +2,7 @@
 //! range value to a height and sum the intensity.
 
 use std::hint::black_box;
+use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use prognos_formats::icon::{
@@ -55,8 +56,9 @@ fn data() -> CaptureData {
     }
 }
 
-/// Opens the pair and touches every value; returns (height sum, valid points, intensity sum).
-fn read(xml: &std::path::Path, dat: &std::path::Path) -> (f64, usize, u64) {
+/// Opens the pair, converts every range value with `to_height`, sums intensity.
+/// Returns (height sum, valid points, intensity sum).
+fn read_per_value(xml: &Path, dat: &Path) -> (f64, usize, u64) {
     let cap = Capture::open(xml, dat).expect("bench capture opens");
     let conv = cap.height_conversion();
     let mut sum = 0.0f64;
@@ -73,13 +75,50 @@ fn read(xml: &std::path::Path, dat: &std::path::Path) -> (f64, usize, u64) {
             valid += n as usize;
         }
     }
+    (sum, valid, intensity_sum(&cap))
+}
+
+/// Opens the pair, converts each range row with `heights_into` into a reused buffer and sums it
+/// (8 lanes, NaN = missing skipped), sums intensity.
+fn read_rows(xml: &Path, dat: &Path) -> (f64, usize, u64) {
+    let cap = Capture::open(xml, dat).expect("bench capture opens");
+    let conv = cap.height_conversion();
+    let range = cap.range();
+    let mut buf = Vec::with_capacity(cap.width());
+    let mut sum = 0.0f64;
+    let mut valid = 0usize;
+    for r in 0..range.rows() {
+        let Some(row) = range.row_raw(r) else { break };
+        conv.heights_into(row, &mut buf);
+        let mut acc = [0.0f32; 8];
+        let mut cnt = [0u32; 8];
+        let chunks = buf.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for i in 0..8 {
+                let ok = !c[i].is_nan();
+                acc[i] += if ok { c[i] } else { 0.0 };
+                cnt[i] += u32::from(ok);
+            }
+        }
+        for &h in tail.iter().filter(|h| !h.is_nan()) {
+            acc[0] += h;
+            cnt[0] += 1;
+        }
+        sum += acc.iter().map(|&a| f64::from(a)).sum::<f64>();
+        valid += cnt.iter().sum::<u32>() as usize;
+    }
+    (sum, valid, intensity_sum(&cap))
+}
+
+fn intensity_sum(cap: &Capture) -> u64 {
     let mut isum = 0u64;
     if let Some((_, p)) = cap.intensity() {
         for row in p.iter_rows() {
-            isum += row.iter().map(u64::from).sum::<u64>();
+            isum += row.as_bytes().iter().map(|&b| u64::from(b)).sum::<u64>();
         }
     }
-    (sum, valid, isum)
+    isum
 }
 
 fn bench(c: &mut Criterion) {
@@ -88,8 +127,14 @@ fn bench(c: &mut Criterion) {
     let bytes = std::fs::metadata(&dat).expect("dat metadata").len();
     let mut g = c.benchmark_group("icon");
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function("open_convert_2560x1000_word", |b| {
-        b.iter(|| black_box(read(black_box(&xml), black_box(&dat))))
+    let (a, b) = (read_per_value(&xml, &dat), read_rows(&xml, &dat));
+    assert_eq!((a.1, a.2), (b.1, b.2), "both readers see the same points");
+    assert!((a.0 - b.0).abs() / a.0.abs() < 1e-4, "height sums agree");
+    g.bench_function("open_convert_2560x1000_word/heights_into", |bch| {
+        bch.iter(|| black_box(read_rows(black_box(&xml), black_box(&dat))))
+    });
+    g.bench_function("open_convert_2560x1000_word/to_height_per_value", |bch| {
+        bch.iter(|| black_box(read_per_value(black_box(&xml), black_box(&dat))))
     });
     g.finish();
 }

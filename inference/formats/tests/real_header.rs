@@ -107,6 +107,17 @@ fn check(cap: &Capture) {
     assert_eq!(missing, expected_missing);
     assert_eq!(valid + missing, PROFILES * WIDTH);
 
+    // Bulk conversion agrees with the per-value one, NaN where missing.
+    let mut buf = Vec::new();
+    conv.heights_into(cap.range().row_raw(42).expect("row 42"), &mut buf);
+    assert_eq!(buf.len(), WIDTH);
+    for (c, h) in buf.iter().enumerate() {
+        match conv.to_height(range_at(42, c)) {
+            Some(e) => assert_eq!(*h, e),
+            None => assert!(h.is_nan()),
+        }
+    }
+
     // x axis from lower/upper bound x.
     let x0 = cap.column_x_mm(0).expect("x of column 0");
     let x1 = cap.column_x_mm(1).expect("x of column 1");

@@ -79,6 +79,12 @@ fn scan_layout_reads_hand_computed_bytes() {
 
     assert_eq!(cap.column_x_mm(0), Some(-1.0));
     assert_eq!(cap.column_x_mm(1), Some(1.0));
+
+    let mut buf = vec![123.0; 7];
+    conv.heights_into(cap.range().row_raw(1).expect("row 1"), &mut buf);
+    assert_eq!(buf.len(), 2);
+    assert!(buf[0].is_nan());
+    assert!((buf[1] - 20.0).abs() < 1e-4);
 }
 
 #[test]
