@@ -1,1 +1,19 @@
-//! prognos-scoring
+//! ONNX Runtime scoring: model cards, the model contract, the registry on disk, and the scoring workers.
+//!
+//! A model is `models/<name>/<version>/model.onnx` plus its `card.toml`. [`Model::load`] checks the graph
+//! against the card, warms it up, and [`ModelHandle::spawn`] hands it to a worker thread that owns the session.
+
+pub mod card;
+pub mod contract;
+pub mod error;
+pub mod model;
+pub mod registry;
+pub mod runtime;
+pub mod worker;
+
+pub use card::{InputDtype, ModelCard, OutputKind};
+pub use error::{Result, ScoringError};
+pub use model::{Model, SessionOptions, CARD_FILE, MODEL_FILE};
+pub use registry::{scan, serve, ModelSet, RegistryEntry, ServedVersion};
+pub use runtime::{RuntimeLocator, DYLIB_NAME};
+pub use worker::{FeatureBatch, ModelHandle, Scores, WorkerOptions};

@@ -1,1 +1,13 @@
-//! prognos server library
+//! The Prognos service: CLI commands, the HTTP API, access control, wiring and shutdown.
+
+pub mod api_error;
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::Application;

@@ -1,0 +1,221 @@
+//! The scoring actor: a worker thread owns each ONNX Runtime session and takes `(batch, reply)` jobs from a
+//! queue, so async code never blocks on the model. Jobs that queue up while the session is busy are run together
+//! as one batch (dynamic batching), which is what keeps throughput up under many small requests.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tokio::sync::oneshot;
+
+use crate::card::ModelCard;
+use crate::error::{Result, ScoringError};
+use crate::model::Model;
+
+/// Rows of features, row-major, in the card's feature order.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureBatch {
+    /// `rows x width` values.
+    pub values: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+}
+
+/// The probabilities for a batch, in the card's class order.
+#[derive(Debug, Clone)]
+pub struct Scores {
+    /// `rows x classes` probabilities.
+    pub probabilities: Vec<f32>,
+    /// Number of classes.
+    pub classes: usize,
+    /// The healthy class's column.
+    pub healthy: usize,
+}
+
+impl Scores {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.probabilities.len() / self.classes.max(1)
+    }
+
+    /// One row's probabilities.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.probabilities[i * self.classes..(i + 1) * self.classes]
+    }
+
+    /// Health score of row `i`: P(healthy) x 100.
+    pub fn health(&self, i: usize) -> f32 {
+        self.row(i)[self.healthy] * 100.0
+    }
+}
+
+/// How the workers of one model run.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    /// Worker threads (each with its own session).
+    pub workers: usize,
+    /// Most rows run together in one batch.
+    pub max_batch_rows: usize,
+    /// Jobs waiting beyond this are refused with [`ScoringError::Overloaded`].
+    pub queue_capacity: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            max_batch_rows: 1024,
+            queue_capacity: 4096,
+        }
+    }
+}
+
+struct Job {
+    batch: FeatureBatch,
+    reply: oneshot::Sender<Result<Scores>>,
+    queued: Instant,
+}
+
+/// A cheap, cloneable handle on a served model. The workers stop when the last handle is dropped, after
+/// finishing the jobs already queued (so in-flight requests complete on the model they started on).
+#[derive(Clone)]
+pub struct ModelHandle {
+    card: Arc<ModelCard>,
+    tx: Sender<Job>,
+}
+
+impl std::fmt::Debug for ModelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelHandle")
+            .field("model", &self.card.id())
+            .finish()
+    }
+}
+
+impl ModelHandle {
+    /// Starts the workers. `models` holds one loaded session per worker.
+    pub fn spawn(models: Vec<Model>, opts: WorkerOptions) -> Result<Self> {
+        let card = models
+            .first()
+            .map(|m| Arc::clone(m.card()))
+            .ok_or_else(|| ScoringError::Input("no session to serve".into()))?;
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(opts.queue_capacity.max(1));
+        for (i, model) in models.into_iter().enumerate() {
+            let rx = rx.clone();
+            let max_rows = opts.max_batch_rows.max(1);
+            std::thread::Builder::new()
+                .name(format!("score-{}-{i}", card.name))
+                .spawn(move || work(model, rx, max_rows))
+                .map_err(|e| ScoringError::Input(format!("cannot start a scoring thread: {e}")))?;
+        }
+        Ok(Self { card, tx })
+    }
+
+    /// The card of the served model.
+    pub fn card(&self) -> &Arc<ModelCard> {
+        &self.card
+    }
+
+    fn submit(&self, batch: FeatureBatch) -> Result<oneshot::Receiver<Result<Scores>>> {
+        let width = self.card.input.features.len();
+        if batch.values.len() != batch.rows * width {
+            return Err(ScoringError::Input(format!(
+                "batch has {} values, expected {} rows x {width} features",
+                batch.values.len(),
+                batch.rows
+            )));
+        }
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            batch,
+            reply,
+            queued: Instant::now(),
+        };
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(ScoringError::Overloaded(self.card.id())),
+            Err(TrySendError::Disconnected(_)) => Err(ScoringError::WorkerGone(self.card.id())),
+        }
+    }
+
+    /// Scores a batch without blocking the async runtime.
+    pub async fn score(&self, batch: FeatureBatch) -> Result<Scores> {
+        let rx = self.submit(batch)?;
+        rx.await
+            .map_err(|_| ScoringError::WorkerGone(self.card.id()))?
+    }
+
+    /// Scores a batch from synchronous code (the CLI, benchmarks).
+    pub fn score_blocking(&self, batch: FeatureBatch) -> Result<Scores> {
+        let rx = self.submit(batch)?;
+        rx.blocking_recv()
+            .map_err(|_| ScoringError::WorkerGone(self.card.id()))?
+    }
+}
+
+fn work(mut model: Model, rx: Receiver<Job>, max_rows: usize) {
+    let card = Arc::clone(model.card());
+    let name = card.name.clone();
+    let version = card.version.clone();
+    let classes = card.output.classes.len();
+    let healthy = card.healthy_index();
+    let width = card.input.features.len();
+    let inference = metrics::histogram!("prognos_model_inference_seconds", "model" => name.clone(), "version" => version.clone());
+    let queue_wait = metrics::histogram!("prognos_model_queue_seconds", "model" => name.clone(), "version" => version.clone());
+    let batch_rows =
+        metrics::histogram!("prognos_model_batch_rows", "model" => name, "version" => version);
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let mut rows = jobs[0].batch.rows;
+        while rows < max_rows {
+            match rx.try_recv() {
+                Ok(job) => {
+                    rows += job.batch.rows;
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        for job in &jobs {
+            queue_wait.record(job.queued.elapsed().as_secs_f64());
+        }
+        batch_rows.record(rows as f64);
+        let started = Instant::now();
+        let result = if jobs.len() == 1 {
+            model.run(&jobs[0].batch.values, rows)
+        } else {
+            let mut values = Vec::with_capacity(rows * width);
+            for job in &jobs {
+                values.extend_from_slice(&job.batch.values);
+            }
+            model.run(&values, rows)
+        };
+        inference.record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(probabilities) => {
+                let mut offset = 0;
+                for job in jobs {
+                    let n = job.batch.rows * classes;
+                    let scores = Scores {
+                        probabilities: probabilities[offset..offset + n].to_vec(),
+                        classes,
+                        healthy,
+                    };
+                    offset += n;
+                    let _ = job.reply.send(Ok(scores));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::warn!(model = %card.id(), error = %message, "inference failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(ScoringError::Inference {
+                        model: card.id(),
+                        reason: message.clone(),
+                    }));
+                }
+            }
+        }
+    }
+    tracing::debug!(model = %card.id(), "scoring worker stopped");
+}

@@ -1,0 +1,266 @@
+//! Bearer-token access control: tokens are stored as SHA-256 hashes, each with a role.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use prognos_core::{Role, Settings, TokenEntry};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+/// What a request needs to be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read anything, score.
+    Read,
+    /// Acknowledge alerts, record inspections.
+    Operate,
+    /// Upload, activate and roll back models.
+    ManageModels,
+    /// Manage tokens and everything else.
+    Admin,
+}
+
+/// Whether `role` may do what `access` names.
+pub fn allows(role: Role, access: Access) -> bool {
+    match access {
+        Access::Read => true,
+        Access::Operate => matches!(role, Role::Operator | Role::Admin),
+        Access::ManageModels => matches!(role, Role::DataScientist | Role::Admin),
+        Access::Admin => role == Role::Admin,
+    }
+}
+
+/// Lower-case hex SHA-256 of a token. Tokens are 256-bit random strings, so a fast hash is the right tool
+/// (a password hash buys nothing against a space that size).
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token: `prg_` followed by 32 random bytes in URL-safe base64.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!(
+        "prg_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// Who made a request (put into request extensions by the middleware).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+}
+
+/// Hash -> holder, built once at start-up.
+#[derive(Debug, Default)]
+pub struct TokenTable {
+    by_hash: HashMap<String, Caller>,
+}
+
+impl TokenTable {
+    /// From configuration plus the token file.
+    pub fn new(entries: impl IntoIterator<Item = TokenEntry>) -> Self {
+        let by_hash = entries
+            .into_iter()
+            .map(|t| {
+                (
+                    t.sha256.to_ascii_lowercase(),
+                    Caller {
+                        name: t.name,
+                        role: t.role,
+                    },
+                )
+            })
+            .collect();
+        Self { by_hash }
+    }
+
+    /// The caller a bearer token belongs to.
+    pub fn check(&self, token: &str) -> Option<&Caller> {
+        self.by_hash.get(&hash_token(token))
+    }
+
+    /// Number of tokens.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct TokenFile {
+    #[serde(default)]
+    tokens: Vec<TokenEntry>,
+}
+
+/// Reads the token file; a missing file holds no tokens.
+pub fn read_token_file(path: &Path) -> anyhow::Result<Vec<TokenEntry>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let file: TokenFile = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+            Ok(file.tokens)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(anyhow::anyhow!("token file {}: {e}", path.display())),
+    }
+}
+
+/// Creates a token, appends its hash to the token file (atomically: temp file, fsync, rename; mode 0600) and
+/// returns the token text, which is never stored.
+pub fn create_token(path: &Path, name: &str, role: Role) -> anyhow::Result<String> {
+    let mut tokens = read_token_file(path)?;
+    if tokens.iter().any(|t| t.name == name) {
+        anyhow::bail!(
+            "a token named {name:?} already exists in {}",
+            path.display()
+        );
+    }
+    let token = new_token();
+    tokens.push(TokenEntry {
+        name: name.into(),
+        role,
+        sha256: hash_token(&token),
+    });
+    let text = toml::to_string(&TokenFile { tokens })?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir)?;
+    tmp.1
+        .write_all(b"# API tokens: SHA-256 hashes only. Create with `prognos token create`.\n")?;
+    tmp.1.write_all(text.as_bytes())?;
+    tmp.1.sync_all()?;
+    std::fs::rename(&tmp.0, path)?;
+    Ok(token)
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(format!(".tokens.{}.tmp", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    Ok((path, file))
+}
+
+/// All tokens from configuration and the token file. On a first run with none at all, creates an admin token,
+/// prints it once on standard output, and stores only its hash.
+pub fn load_tokens(settings: &Settings) -> anyhow::Result<TokenTable> {
+    let file = settings.tokens_file();
+    let mut entries = settings.auth.tokens.clone();
+    entries.extend(read_token_file(&file)?);
+    if entries.is_empty() {
+        let token = create_token(&file, "first-admin", Role::Admin)?;
+        println!(
+            "prognos: no API token was configured, so an admin token was created.\n\
+             It is shown only this once; only its hash is kept (in {}):\n\n    {token}\n",
+            file.display()
+        );
+        entries = read_token_file(&file)?;
+    }
+    Ok(TokenTable::new(entries))
+}
+
+/// Middleware: the request must carry `Authorization: Bearer <token>` of a role that allows `access`.
+pub async fn require(
+    State((state, access)): State<(AppState, Access)>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
+    let caller = state
+        .tokens
+        .check(token)
+        .ok_or(ApiError::Unauthorized("the token is not valid"))?;
+    if !allows(caller.role, access) {
+        return Err(ApiError::Forbidden(format!(
+            "token {:?} has role {}, which may not do this",
+            caller.name,
+            caller.role.as_str()
+        )));
+    }
+    req.extensions_mut().insert(caller.clone());
+    Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_allow_what_they_should() {
+        assert!(allows(Role::Viewer, Access::Read));
+        assert!(!allows(Role::Viewer, Access::Operate));
+        assert!(!allows(Role::Viewer, Access::ManageModels));
+        assert!(allows(Role::Operator, Access::Operate));
+        assert!(!allows(Role::Operator, Access::ManageModels));
+        assert!(allows(Role::DataScientist, Access::ManageModels));
+        assert!(!allows(Role::DataScientist, Access::Operate));
+        assert!(!allows(Role::DataScientist, Access::Admin));
+        for a in [
+            Access::Read,
+            Access::Operate,
+            Access::ManageModels,
+            Access::Admin,
+        ] {
+            assert!(allows(Role::Admin, a));
+        }
+    }
+
+    #[test]
+    fn token_file_keeps_only_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/tokens.toml");
+        let token = create_token(&path, "ops", Role::Operator).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&token),
+            "the token text must never be stored"
+        );
+        assert!(text.contains(&hash_token(&token)));
+        let table = TokenTable::new(read_token_file(&path).unwrap());
+        assert_eq!(table.check(&token).unwrap().role, Role::Operator);
+        assert!(table.check("prg_wrong").is_none());
+        assert!(
+            create_token(&path, "ops", Role::Viewer).is_err(),
+            "names are unique"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}

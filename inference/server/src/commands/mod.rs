@@ -1,0 +1,5 @@
+//! The CLI commands other than `serve`.
+
+pub mod models;
+pub mod score_csv;
+pub mod token;

@@ -1,0 +1,56 @@
+//! The HTTP API: routes, their access rules, and the request metrics around them.
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::auth::{self, Access};
+use crate::state::AppState;
+
+pub mod health;
+pub mod models;
+pub mod score;
+pub mod score_input;
+
+/// The full router.
+pub fn router(state: AppState) -> Router {
+    let read = Router::new()
+        .route("/v1/score/{model}", post(score::score))
+        .route("/v1/models", get(models::list))
+        .route_layer(from_fn_with_state(
+            (state.clone(), Access::Read),
+            auth::require,
+        ));
+    Router::new()
+        .merge(read)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .layer(from_fn(record_request))
+        .layer(DefaultBodyLimit::max(
+            state.settings.server.body_limit_bytes,
+        ))
+        .with_state(state)
+}
+
+/// Counts every request and records its latency, by route template, method and status.
+async fn record_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let secs = started.elapsed().as_secs_f64();
+    metrics::counter!("prognos_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("prognos_http_request_duration_seconds", "route" => route, "method" => method).record(secs);
+    resp
+}

@@ -1,0 +1,139 @@
+//! Building and running the application: one settings struct in, the port bound first (so tests can use port
+//! 0), models loaded and warmed in the background, one cancellation token for shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prognos_core::Settings;
+use prognos_scoring::{RuntimeLocator, SessionOptions, WorkerOptions};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::load_tokens;
+use crate::state::{AppState, RefusedModel};
+use crate::{routes, telemetry};
+
+/// A built, bound, not yet running application.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+/// Session options from settings.
+pub fn session_options(settings: &Settings) -> SessionOptions {
+    SessionOptions {
+        intra_threads: settings.models.intra_threads,
+        locator: RuntimeLocator {
+            configured: settings.models.ort_dylib_path.clone(),
+            python_env: settings.models.python_env.clone(),
+        },
+    }
+}
+
+/// Worker options from settings.
+pub fn worker_options(settings: &Settings) -> WorkerOptions {
+    WorkerOptions {
+        workers: settings.models.workers,
+        max_batch_rows: settings.models.max_batch_rows,
+        queue_capacity: settings.models.queue_capacity,
+    }
+}
+
+impl Application {
+    /// Binds the port, prepares tokens and metrics, and starts loading models.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let tokens = load_tokens(&settings)?;
+        let state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle());
+        let s = &state.settings.server;
+        let listener = TcpListener::bind((s.host.as_str(), s.port))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
+        let loader = state.clone();
+        tokio::task::spawn_blocking(move || load_models(&loader));
+        Ok(Self {
+            listener,
+            state,
+            shutdown,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the shutdown token is cancelled, then gives in-flight requests
+    /// `server.shutdown_grace_seconds` to finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_seconds);
+        let router = routes::router(self.state.clone());
+        let token = self.shutdown.clone();
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let deadline = async move {
+            token.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            r = serve => r,
+            _ = deadline => {
+                tracing::warn!(seconds = grace.as_secs(), "shutdown grace period over; dropping open connections");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Loads every model version in the registry (or those named in `models.serve`); refuses, logs and lists the
+/// ones that do not validate; marks the service ready when at least one model serves.
+pub fn load_models(state: &AppState) {
+    let settings = &state.settings;
+    let session = session_options(settings);
+    let workers = worker_options(settings);
+    let entries = match prognos_scoring::scan(&settings.models.dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the model registry");
+            return;
+        }
+    };
+    let mut refused = Vec::new();
+    for entry in entries {
+        if !settings.models.serve.is_empty() && !settings.models.serve.contains(&entry.name) {
+            continue;
+        }
+        let result = match &entry.card {
+            Ok(_) => {
+                prognos_scoring::serve(&entry.dir, &session, workers).map_err(|e| e.to_string())
+            }
+            Err(reason) => Err(reason.clone()),
+        };
+        match result {
+            Ok(handle) => state.models.insert(handle),
+            Err(reason) => {
+                tracing::error!(model = %entry.dir.display(), %reason, "model refused");
+                metrics::counter!("prognos_models_refused_total").increment(1);
+                refused.push(RefusedModel {
+                    dir: entry.dir.display().to_string(),
+                    reason,
+                });
+            }
+        }
+    }
+    if let Ok(mut r) = state.refused.write() {
+        *r = refused;
+    }
+    metrics::gauge!("prognos_models_served").set(state.models.len() as f64);
+    if state.models.is_empty() {
+        tracing::warn!(dir = %settings.models.dir.display(), "no model could be served; /readyz stays 503");
+    } else {
+        state.set_ready(true);
+        tracing::info!(models = state.models.len(), "ready");
+    }
+}
