@@ -1,1 +1,198 @@
-//! End-to-end test harness
+//! End-to-end test harness: [`TestApp`] runs the real application on port 0 with its own data folder, model
+//! registry and tokens; [`fixtures`] builds real exported models with the project's Python environment.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use prognos_core::{Role, Settings, TokenEntry};
+use prognos_server::auth::hash_token;
+use prognos_server::Application;
+use tokio_util::sync::CancellationToken;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The project's Python interpreter (`.venv`), which the test command installs.
+pub fn python() -> PathBuf {
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "the project's Python environment is missing: run scripts/setup-python.sh (scripts/test.sh does)"
+    );
+    python
+}
+
+/// Exported models of every kind (`tests/fixtures/make_exporter_models.py`), generated once per test binary.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("prognos-fixtures-{}", std::process::id()));
+        let status = std::process::Command::new(python())
+            .arg(repo_root().join("tests/fixtures/make_exporter_models.py"))
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run the fixture generator");
+        assert!(status.success(), "make_exporter_models.py failed");
+        dir
+    })
+}
+
+/// Copies fixture variants (`name` or `bad/name`) into a fresh registry folder.
+pub fn registry_with(dest: &Path, variants: &[&str]) {
+    for variant in variants {
+        let from = fixtures().join(variant).join("1.0.0");
+        let name = Path::new(variant).file_name().unwrap();
+        let to = dest.join(name).join("1.0.0");
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap().flatten() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// The tokens every [`TestApp`] accepts.
+pub const ADMIN_TOKEN: &str = "prg_test_admin_token";
+/// A read-only token.
+pub const VIEWER_TOKEN: &str = "prg_test_viewer_token";
+
+/// A running application.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Its data and model folders live here.
+    pub dir: tempfile::TempDir,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Settings for a test app: port 0, its own folders, the two test tokens.
+    pub fn settings(dir: &Path) -> Settings {
+        let mut s = Settings::default();
+        s.data_dir = dir.join("data");
+        s.server.port = 0;
+        s.server.shutdown_grace_seconds = 2;
+        s.models.dir = dir.join("models");
+        s.models.python_env = repo_root().join(".venv");
+        s.auth.tokens = vec![
+            TokenEntry {
+                name: "admin".into(),
+                role: Role::Admin,
+                sha256: hash_token(ADMIN_TOKEN),
+            },
+            TokenEntry {
+                name: "viewer".into(),
+                role: Role::Viewer,
+                sha256: hash_token(VIEWER_TOKEN),
+            },
+        ];
+        s
+    }
+
+    /// Spawns the app serving the given fixture variants, and waits until `/readyz` says ready.
+    pub async fn spawn(variants: &[&str]) -> Self {
+        Self::spawn_with(variants, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], after `edit` has adjusted the settings.
+    pub async fn spawn_with(variants: &[&str], edit: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let variants: Vec<String> = variants.iter().map(|s| s.to_string()).collect();
+        let models = dir.path().join("models");
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = variants.iter().map(String::as_str).collect();
+            registry_with(&models, &refs)
+        })
+        .await
+        .unwrap();
+        let mut settings = Self::settings(dir.path());
+        edit(&mut settings);
+        let shutdown = CancellationToken::new();
+        let app = Application::build(settings, shutdown.clone())
+            .await
+            .expect("build the app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let task = tokio::spawn(app.run_until_stopped());
+        let test = TestApp {
+            address,
+            dir,
+            client: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+        };
+        test.wait_ready(Duration::from_secs(60)).await;
+        test
+    }
+
+    /// Polls `/readyz` until 200 (panics after `timeout`).
+    pub async fn wait_ready(&self, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/readyz", self.address))
+                .send()
+                .await
+            {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "the app did not become ready within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// POST JSON text to a path with a token.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// GET a path with a token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.address));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Cancels the app and waits for it to stop.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
