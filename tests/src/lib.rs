@@ -77,8 +77,7 @@ pub struct TestApp {
 impl TestApp {
     /// Settings for a test app: port 0, its own folders, the two test tokens.
     pub fn settings(dir: &Path) -> Settings {
-        let mut s = Settings::default();
-        s.data_dir = dir.join("data");
+        let mut s = Settings { data_dir: dir.join("data"), ..Default::default() };
         s.server.port = 0;
         s.server.shutdown_grace_seconds = 2;
         s.models.dir = dir.join("models");
