@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test: sets up the Python environment the tests train models with, then the whole workspace.
+# Safe to re-run; works on a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-python.sh
+cargo test --workspace --locked "$@"
