@@ -12,10 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// The project's Python interpreter (`.venv`), which the test command installs.
@@ -83,16 +80,8 @@ impl TestApp {
         s.models.dir = dir.join("models");
         s.models.python_env = repo_root().join(".venv");
         s.auth.tokens = vec![
-            TokenEntry {
-                name: "admin".into(),
-                role: Role::Admin,
-                sha256: hash_token(ADMIN_TOKEN),
-            },
-            TokenEntry {
-                name: "viewer".into(),
-                role: Role::Viewer,
-                sha256: hash_token(VIEWER_TOKEN),
-            },
+            TokenEntry { name: "admin".into(), role: Role::Admin, sha256: hash_token(ADMIN_TOKEN) },
+            TokenEntry { name: "viewer".into(), role: Role::Viewer, sha256: hash_token(VIEWER_TOKEN) },
         ];
         s
     }
@@ -116,18 +105,10 @@ impl TestApp {
         let mut settings = Self::settings(dir.path());
         edit(&mut settings);
         let shutdown = CancellationToken::new();
-        let app = Application::build(settings, shutdown.clone())
-            .await
-            .expect("build the app");
+        let app = Application::build(settings, shutdown.clone()).await.expect("build the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let task = tokio::spawn(app.run_until_stopped());
-        let test = TestApp {
-            address,
-            dir,
-            client: reqwest::Client::new(),
-            shutdown,
-            task: Some(task),
-        };
+        let test = TestApp { address, dir, client: reqwest::Client::new(), shutdown, task: Some(task) };
         test.wait_ready(Duration::from_secs(60)).await;
         test
     }
@@ -136,36 +117,20 @@ impl TestApp {
     pub async fn wait_ready(&self, timeout: Duration) {
         let started = Instant::now();
         loop {
-            if let Ok(r) = self
-                .client
-                .get(format!("{}/readyz", self.address))
-                .send()
-                .await
-            {
+            if let Ok(r) = self.client.get(format!("{}/readyz", self.address)).send().await {
                 if r.status() == 200 {
                     return;
                 }
             }
-            assert!(
-                started.elapsed() < timeout,
-                "the app did not become ready within {timeout:?}"
-            );
+            assert!(started.elapsed() < timeout, "the app did not become ready within {timeout:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// POST JSON text to a path with a token.
-    pub async fn post(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: impl Into<reqwest::Body>,
-    ) -> reqwest::Response {
-        let mut req = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .header("content-type", "application/json")
-            .body(body);
+    pub async fn post(&self, path: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut req =
+            self.client.post(format!("{}{path}", self.address)).header("content-type", "application/json").body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

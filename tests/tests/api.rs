@@ -5,19 +5,13 @@ use prognos_tests::{fixtures, TestApp, ADMIN_TOKEN, VIEWER_TOKEN};
 use serde_json::{json, Value};
 
 fn expected(variant: &str) -> Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join(variant).join("expected.json")).unwrap(),
-    )
-    .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(variant).join("expected.json")).unwrap()).unwrap()
 }
 
 async fn json_of(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     let body = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}")),
-    )
+    (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}")))
 }
 
 #[tokio::test]
@@ -29,23 +23,14 @@ async fn scores_rows_by_name_and_by_order_like_onnxruntime() {
         let named: Vec<Value> = inputs
             .iter()
             .map(|row| {
-                let obj: serde_json::Map<String, Value> = row
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| (format!("f{i}"), v.clone()))
-                    .collect();
+                let obj: serde_json::Map<String, Value> =
+                    row.as_array().unwrap().iter().enumerate().map(|(i, v)| (format!("f{i}"), v.clone())).collect();
                 Value::Object(obj)
             })
             .collect();
         for rows in [Value::Array(inputs.clone()), Value::Array(named)] {
             let body = json!({ "rows": rows }).to_string();
-            let (status, v) = json_of(
-                app.post(&format!("/v1/score/{variant}"), Some(VIEWER_TOKEN), body)
-                    .await,
-            )
-            .await;
+            let (status, v) = json_of(app.post(&format!("/v1/score/{variant}"), Some(VIEWER_TOKEN), body).await).await;
             assert_eq!(status, 200, "{v}");
             assert_eq!(v["model"], variant);
             assert_eq!(v["version"], "1.0.0");
@@ -55,18 +40,12 @@ async fn scores_rows_by_name_and_by_order_like_onnxruntime() {
             for (i, p) in preds.iter().enumerate() {
                 let want = exp["health"][i].as_f64().unwrap();
                 let got = p["health_score"].as_f64().unwrap();
-                assert!(
-                    (got - want).abs() < 1e-3,
-                    "{variant} row {i}: {got} vs {want}"
-                );
+                assert!((got - want).abs() < 1e-3, "{variant} row {i}: {got} vs {want}");
                 assert_eq!(p["below_threshold"], got < 70.0);
                 let probs = p["probabilities"].as_object().unwrap();
                 let total: f64 = probs.values().map(|x| x.as_f64().unwrap()).sum();
                 assert!((total - 1.0).abs() < 1e-4);
-                let best = probs
-                    .iter()
-                    .max_by(|a, b| a.1.as_f64().partial_cmp(&b.1.as_f64()).unwrap())
-                    .unwrap();
+                let best = probs.iter().max_by(|a, b| a.1.as_f64().partial_cmp(&b.1.as_f64()).unwrap()).unwrap();
                 assert_eq!(p["label"], best.0.as_str());
             }
         }
@@ -84,62 +63,22 @@ async fn every_malformed_request_gets_a_4xx_naming_the_problem() {
     let path = "/v1/score/skl-gb-nozipmap";
     let row = "[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]";
     let cases: Vec<(String, u16, &str, &str)> = vec![
-        (
-            "{\"rows\": [".into(),
-            400,
-            "malformed_json",
-            "not valid JSON",
-        ),
+        ("{\"rows\": [".into(), 400, "malformed_json", "not valid JSON"),
         ("[1, 2]".into(), 400, "malformed_json", "rows"),
-        (
-            r#"{"rows": [{"f0": 1, "f1": 2, "f2": 3, "f3": 4, "f4": 5}]}"#.into(),
-            422,
-            "missing_feature",
-            "\"f5\"",
-        ),
+        (r#"{"rows": [{"f0": 1, "f1": 2, "f2": 3, "f3": 4, "f4": 5}]}"#.into(), 422, "missing_feature", "\"f5\""),
         (
             r#"{"rows": [{"f0": 1, "f1": 2, "f2": 3, "f3": 4, "f4": 5, "f5": 6, "f9": 1}]}"#.into(),
             422,
             "unknown_feature",
             "f9",
         ),
-        (
-            "{\"rows\": [[0.1, 0.2, 0.3]]}".into(),
-            422,
-            "wrong_feature_count",
-            "takes 6 features",
-        ),
-        (
-            "{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, NaN]]}".into(),
-            422,
-            "non_finite_value",
-            "NaN",
-        ),
-        (
-            "{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, null]]}".into(),
-            422,
-            "invalid_value",
-            "\"f5\"",
-        ),
-        (
-            "{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, 1e300]]}".into(),
-            422,
-            "non_finite_value",
-            "f5",
-        ),
+        ("{\"rows\": [[0.1, 0.2, 0.3]]}".into(), 422, "wrong_feature_count", "takes 6 features"),
+        ("{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, NaN]]}".into(), 422, "non_finite_value", "NaN"),
+        ("{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, null]]}".into(), 422, "invalid_value", "\"f5\""),
+        ("{\"rows\": [[0.1, 0.2, 0.3, 0.4, 0.5, 1e300]]}".into(), 422, "non_finite_value", "f5"),
         ("{\"rows\": []}".into(), 422, "empty_batch", "at least one"),
-        (
-            format!("{{\"rows\": [{}]}}", [row; 11].join(",")),
-            422,
-            "too_many_rows",
-            "at most 10",
-        ),
-        (
-            format!("{{\"rows\": [{}]}}", [row; 200].join(",")),
-            413,
-            "payload_too_large",
-            "body_limit_bytes",
-        ),
+        (format!("{{\"rows\": [{}]}}", [row; 11].join(",")), 422, "too_many_rows", "at most 10"),
+        (format!("{{\"rows\": [{}]}}", [row; 200].join(",")), 413, "payload_too_large", "body_limit_bytes"),
     ];
     for (body, status, code, needle) in cases {
         let (got, v) = json_of(app.post(path, Some(VIEWER_TOKEN), body.clone()).await).await;
@@ -148,36 +87,16 @@ async fn every_malformed_request_gets_a_4xx_naming_the_problem() {
         let message = v["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{body:.60}: {message}");
     }
-    let (status, v) = json_of(
-        app.post(
-            "/v1/score/nope",
-            Some(VIEWER_TOKEN),
-            format!("{{\"rows\": [{row}]}}"),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (status, v["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    let (status, v) =
+        json_of(app.post("/v1/score/nope", Some(VIEWER_TOKEN), format!("{{\"rows\": [{row}]}}")).await).await;
+    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("not_found")));
     let (status, _) = json_of(
-        app.post(
-            "/v1/score/skl-gb-nozipmap@9.9.9",
-            Some(VIEWER_TOKEN),
-            format!("{{\"rows\": [{row}]}}"),
-        )
-        .await,
+        app.post("/v1/score/skl-gb-nozipmap@9.9.9", Some(VIEWER_TOKEN), format!("{{\"rows\": [{row}]}}")).await,
     )
     .await;
     assert_eq!(status, 404);
     let (status, _) = json_of(
-        app.post(
-            "/v1/score/skl-gb-nozipmap@1.0.0",
-            Some(VIEWER_TOKEN),
-            format!("{{\"rows\": [{row}]}}"),
-        )
-        .await,
+        app.post("/v1/score/skl-gb-nozipmap@1.0.0", Some(VIEWER_TOKEN), format!("{{\"rows\": [{row}]}}")).await,
     )
     .await;
     assert_eq!(status, 200);
@@ -191,23 +110,10 @@ async fn every_endpoint_but_probes_and_metrics_needs_a_valid_token() {
     let resp = app.post("/v1/score/nn-softmax", None, body).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
-    assert_eq!(
-        app.post("/v1/score/nn-softmax", Some("prg_forged"), body)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(app.post("/v1/score/nn-softmax", Some("prg_forged"), body).await.status(), 401);
     assert_eq!(app.get("/v1/models", None).await.status(), 401);
-    assert_eq!(
-        app.post("/v1/score/nn-softmax", Some(ADMIN_TOKEN), body)
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.get("/v1/models", Some(VIEWER_TOKEN)).await.status(),
-        200
-    );
+    assert_eq!(app.post("/v1/score/nn-softmax", Some(ADMIN_TOKEN), body).await.status(), 200);
+    assert_eq!(app.get("/v1/models", Some(VIEWER_TOKEN)).await.status(), 200);
     for open in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(app.get(open, None).await.status(), 200, "{open}");
     }
@@ -223,26 +129,12 @@ async fn lists_served_models_with_their_contract_and_the_refused_ones_with_why()
     assert_eq!(models.len(), 1, "{v}");
     assert_eq!(models[0]["name"], "skl-rf-zipmap");
     assert_eq!(models[0]["active"], true);
-    assert_eq!(
-        models[0]["features"],
-        json!(["f0", "f1", "f2", "f3", "f4", "f5"])
-    );
+    assert_eq!(models[0]["features"], json!(["f0", "f1", "f2", "f3", "f4", "f5"]));
     assert_eq!(models[0]["healthy_class"], "0");
-    assert!(
-        models[0]["provenance"]["metrics"]["roc_auc"]
-            .as_f64()
-            .unwrap()
-            > 0.5
-    );
+    assert!(models[0]["provenance"]["metrics"]["roc_auc"].as_f64().unwrap() > 0.5);
     let refused = v["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 1);
-    assert!(
-        refused[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("dtype mismatch"),
-        "{v}"
-    );
+    assert!(refused[0]["reason"].as_str().unwrap().contains("dtype mismatch"), "{v}");
     app.stop().await;
 }
 
@@ -251,24 +143,14 @@ async fn readyz_is_503_while_no_model_can_be_served() {
     let app_dir = tempfile::tempdir().unwrap();
     let settings = TestApp::settings(app_dir.path());
     let token = tokio_util::sync::CancellationToken::new();
-    let app = prognos_server::Application::build(settings, token.clone())
-        .await
-        .unwrap();
+    let app = prognos_server::Application::build(settings, token.clone()).await.unwrap();
     let port = app.port();
     let task = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::new();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let ready = client
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let ready = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
-    let health = client
-        .get(format!("http://127.0.0.1:{port}/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     token.cancel();
     task.await.unwrap().unwrap();
@@ -286,20 +168,10 @@ async fn concurrent_single_row_requests_are_batched_without_mixing_rows_up() {
             let url = format!("{}/v1/score/lgbm-binary", app.address);
             let body = json!({ "rows": [row] }).to_string();
             tasks.push(tokio::spawn(async move {
-                let r = client
-                    .post(url)
-                    .bearer_auth(VIEWER_TOKEN)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = client.post(url).bearer_auth(VIEWER_TOKEN).body(body).send().await.unwrap();
                 assert_eq!(r.status(), 200);
                 let v: Value = r.json().await.unwrap();
-                (
-                    round,
-                    i,
-                    v["predictions"][0]["health_score"].as_f64().unwrap(),
-                )
+                (round, i, v["predictions"][0]["health_score"].as_f64().unwrap())
             }));
         }
     }
@@ -327,21 +199,10 @@ async fn concurrent_single_row_requests_are_batched_without_mixing_rows_up() {
 async fn metrics_show_request_counts_latency_and_model_timings() {
     let app = TestApp::spawn(&["mlp-skl"]).await;
     for _ in 0..3 {
-        let r = app
-            .post(
-                "/v1/score/mlp-skl",
-                Some(VIEWER_TOKEN),
-                "{\"rows\": [[0,0,0,0,0,0]]}",
-            )
-            .await;
+        let r = app.post("/v1/score/mlp-skl", Some(VIEWER_TOKEN), "{\"rows\": [[0,0,0,0,0,0]]}").await;
         assert_eq!(r.status(), 200);
     }
-    assert_eq!(
-        app.post("/v1/score/mlp-skl", Some(VIEWER_TOKEN), "{")
-            .await
-            .status(),
-        400
-    );
+    assert_eq!(app.post("/v1/score/mlp-skl", Some(VIEWER_TOKEN), "{").await.status(), 400);
     let text = app.get("/metrics", None).await.text().await.unwrap();
     let count = |status: &str| -> f64 {
         text.lines()

@@ -150,9 +150,7 @@ impl std::str::FromStr for Role {
             "operator" => Ok(Role::Operator),
             "data-scientist" => Ok(Role::DataScientist),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role {other:?}; one of viewer, operator, data-scientist, admin"
-            )),
+            other => Err(format!("unknown role {other:?}; one of viewer, operator, data-scientist, admin")),
         }
     }
 }
@@ -201,10 +199,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            filter: "info".into(),
-            format: LogFormat::Text,
-        }
+        Self { filter: "info".into(), format: LogFormat::Text }
     }
 }
 
@@ -221,17 +216,12 @@ impl Settings {
             None => {}
         }
         figment = figment.merge(Env::prefixed("PROGNOS__").split("__"));
-        figment
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+        figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))
     }
 
     /// The token file actually used.
     pub fn tokens_file(&self) -> PathBuf {
-        self.auth
-            .tokens_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("tokens.toml"))
+        self.auth.tokens_file.clone().unwrap_or_else(|| self.data_dir.join("tokens.toml"))
     }
 }
 
@@ -243,20 +233,14 @@ mod tests {
     #[test]
     fn layers_file_then_environment_over_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "custom.toml",
-                "[server]\nport = 9001\nhost = \"0.0.0.0\"\n[models]\nworkers = 2\n",
-            )?;
+            jail.create_file("custom.toml", "[server]\nport = 9001\nhost = \"0.0.0.0\"\n[models]\nworkers = 2\n")?;
             jail.set_env("PROGNOS__SERVER__PORT", "9002");
             jail.set_env("PROGNOS__MODELS__ORT_DYLIB_PATH", "/opt/ort.so");
             let s = Settings::load(Some(Path::new("custom.toml"))).unwrap();
             assert_eq!(s.server.port, 9002, "environment wins over the file");
             assert_eq!(s.server.host, "0.0.0.0", "the file wins over defaults");
             assert_eq!(s.models.workers, 2);
-            assert_eq!(
-                s.models.ort_dylib_path.as_deref(),
-                Some(Path::new("/opt/ort.so"))
-            );
+            assert_eq!(s.models.ort_dylib_path.as_deref(), Some(Path::new("/opt/ort.so")));
             assert_eq!(s.models.intra_threads, 1, "defaults fill the rest");
             Ok(())
         });
@@ -269,21 +253,17 @@ mod tests {
             jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nprot = 1\n")?;
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("prot"), "{err}");
-            assert!(matches!(
-                Settings::load(Some(Path::new("nope.toml"))),
-                Err(ConfigError::MissingFile(_))
-            ));
+            assert!(matches!(Settings::load(Some(Path::new("nope.toml"))), Err(ConfigError::MissingFile(_))));
             Ok(())
         });
     }
 
     #[test]
     fn token_roles_parse_from_kebab_case() {
-        let t: TokenEntry = figment::Figment::from(Toml::string(
-            "name = \"ds\"\nrole = \"data-scientist\"\nsha256 = \"ab\"",
-        ))
-        .extract()
-        .unwrap();
+        let t: TokenEntry =
+            figment::Figment::from(Toml::string("name = \"ds\"\nrole = \"data-scientist\"\nsha256 = \"ab\""))
+                .extract()
+                .unwrap();
         assert_eq!(t.role, Role::DataScientist);
         assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);
         assert!("root".parse::<Role>().is_err());

@@ -3,6 +3,5 @@
 pub mod config;
 
 pub use config::{
-    AuthSettings, ConfigError, LogFormat, LogSettings, ModelSettings, Role, ServerSettings,
-    Settings, TokenEntry,
+    AuthSettings, ConfigError, LogFormat, LogSettings, ModelSettings, Role, ServerSettings, Settings, TokenEntry,
 };

@@ -123,18 +123,11 @@ pub struct Provenance {
 impl ModelCard {
     /// Reads and checks a card file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScoringError::Card {
-            path: path.to_path_buf(),
-            reason: format!("cannot read: {e}"),
-        })?;
-        let card: ModelCard = toml::from_str(&text).map_err(|e| ScoringError::Card {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        card.check().map_err(|reason| ScoringError::Card {
-            path: path.to_path_buf(),
-            reason,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScoringError::Card { path: path.to_path_buf(), reason: format!("cannot read: {e}") })?;
+        let card: ModelCard = toml::from_str(&text)
+            .map_err(|e| ScoringError::Card { path: path.to_path_buf(), reason: e.to_string() })?;
+        card.check().map_err(|reason| ScoringError::Card { path: path.to_path_buf(), reason })?;
         Ok(card)
     }
 
@@ -145,48 +138,27 @@ impl ModelCard {
 
     /// The column of the healthy class among `classes`.
     pub fn healthy_index(&self) -> usize {
-        self.output
-            .classes
-            .iter()
-            .position(|c| c == &self.output.healthy_class)
-            .unwrap_or(0)
+        self.output.classes.iter().position(|c| c == &self.output.healthy_class).unwrap_or(0)
     }
 
     /// Internal consistency, independent of the graph.
     pub fn check(&self) -> std::result::Result<(), String> {
         if self.name.is_empty() || self.name.contains(['/', '@', '\\']) {
-            return Err(format!(
-                "name {:?} must be non-empty without '/', '@' or '\\'",
-                self.name
-            ));
+            return Err(format!("name {:?} must be non-empty without '/', '@' or '\\'", self.name));
         }
-        semver::Version::parse(&self.version)
-            .map_err(|e| format!("version {:?} is not semver: {e}", self.version))?;
+        semver::Version::parse(&self.version).map_err(|e| format!("version {:?} is not semver: {e}", self.version))?;
         if self.input.features.is_empty() {
             return Err("input.features is empty".into());
         }
         let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = self
-            .input
-            .features
-            .iter()
-            .find(|f| !seen.insert(f.as_str()))
-        {
+        if let Some(dup) = self.input.features.iter().find(|f| !seen.insert(f.as_str())) {
             return Err(format!("input.features lists {dup:?} twice"));
         }
         if self.output.classes.len() < 2 {
-            return Err(format!(
-                "output.classes needs at least two classes, has {}",
-                self.output.classes.len()
-            ));
+            return Err(format!("output.classes needs at least two classes, has {}", self.output.classes.len()));
         }
         let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = self
-            .output
-            .classes
-            .iter()
-            .find(|c| !seen.insert(c.as_str()))
-        {
+        if let Some(dup) = self.output.classes.iter().find(|c| !seen.insert(c.as_str())) {
             return Err(format!("output.classes lists {dup:?} twice"));
         }
         if !self.output.classes.contains(&self.output.healthy_class) {
@@ -196,10 +168,7 @@ impl ModelCard {
             ));
         }
         if !(0.0..=100.0).contains(&self.alert.threshold) {
-            return Err(format!(
-                "alert.threshold {} is outside 0..100",
-                self.alert.threshold
-            ));
+            return Err(format!("alert.threshold {} is outside 0..100", self.alert.threshold));
         }
         Ok(())
     }
@@ -235,10 +204,7 @@ healthy_class = "0"
     #[test]
     fn refuses_inconsistent_cards() {
         let bad = [
-            (
-                CARD.replace("healthy_class = \"0\"", "healthy_class = \"ok\""),
-                "not one of",
-            ),
+            (CARD.replace("healthy_class = \"0\"", "healthy_class = \"ok\""), "not one of"),
             (CARD.replace("\"1.0.0\"", "\"one\""), "not semver"),
             (CARD.replace("[\"a\", \"b\"]", "[\"a\", \"a\"]"), "twice"),
             (CARD.replace("[\"0\", \"1\"]", "[\"0\"]"), "at least two"),

@@ -28,11 +28,7 @@ fn describe(ty: &ValueType) -> String {
 }
 
 fn names(outlets: &[Outlet]) -> String {
-    outlets
-        .iter()
-        .map(|o| format!("{:?}", o.name()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    outlets.iter().map(|o| format!("{:?}", o.name())).collect::<Vec<_>>().join(", ")
 }
 
 /// Checks the graph's only input against the card.
@@ -53,11 +49,7 @@ pub fn check_input(card: &ModelCard, inputs: &[Outlet]) -> Result<(), String> {
         ));
     }
     let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
-        return Err(format!(
-            "graph input {:?} is {}, not a tensor",
-            spec.name,
-            describe(input.dtype())
-        ));
+        return Err(format!("graph input {:?} is {}, not a tensor", spec.name, describe(input.dtype())));
     };
     let want = match spec.dtype {
         InputDtype::Float32 => TensorElementType::Float32,
@@ -124,42 +116,27 @@ pub fn check_outputs(card: &ModelCard, outputs: &[Outlet]) -> Result<OutputReade
             }
         }
         (OutputKind::Zipmap, ValueType::Sequence(inner)) => match inner.as_ref() {
-            ValueType::Map {
-                key: TensorElementType::Int64,
-                value: TensorElementType::Float32,
-            } => Ok(OutputReader::ZipMapInt),
-            ValueType::Map {
-                key: TensorElementType::String,
-                value: TensorElementType::Float32,
-            } => Ok(OutputReader::ZipMapString),
+            ValueType::Map { key: TensorElementType::Int64, value: TensorElementType::Float32 } => {
+                Ok(OutputReader::ZipMapInt)
+            }
+            ValueType::Map { key: TensorElementType::String, value: TensorElementType::Float32 } => {
+                Ok(OutputReader::ZipMapString)
+            }
             other => Err(format!(
                 "output {:?} is seq({}); a ZipMap output is seq(map(int64|string, float))",
                 spec.name,
                 describe(other)
             )),
         },
-        (kind, ty) => Err(format!(
-            "card output.kind is {kind:?} but graph output {:?} is {}",
-            spec.name,
-            describe(ty)
-        )),
+        (kind, ty) => Err(format!("card output.kind is {kind:?} but graph output {:?} is {}", spec.name, describe(ty))),
     }
 }
 
 /// Checks that a pipeline producing `available` features can feed the model: every feature the card needs must
 /// be produced (the pipeline reorders by name, so extra features are fine).
-pub fn check_feature_schema(
-    card: &ModelCard,
-    schema_name: &str,
-    available: &[&str],
-) -> Result<(), String> {
-    let missing: Vec<&str> = card
-        .input
-        .features
-        .iter()
-        .map(String::as_str)
-        .filter(|f| !available.contains(f))
-        .collect();
+pub fn check_feature_schema(card: &ModelCard, schema_name: &str, available: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> =
+        card.input.features.iter().map(String::as_str).filter(|f| !available.contains(f)).collect();
     if missing.is_empty() {
         Ok(())
     } else {

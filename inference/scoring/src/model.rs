@@ -39,10 +39,7 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model")
-            .field("id", &self.card.id())
-            .field("reader", &self.reader)
-            .finish()
+        f.debug_struct("Model").field("id", &self.card.id()).field("reader", &self.reader).finish()
     }
 }
 
@@ -54,11 +51,7 @@ impl Model {
         check_folder_names(dir, &card)?;
         let env = environment(&opts.locator)?;
         let model_path = dir.join(MODEL_FILE);
-        let load_err = |reason: String| ScoringError::Load {
-            model: card.id(),
-            path: model_path.clone(),
-            reason,
-        };
+        let load_err = |reason: String| ScoringError::Load { model: card.id(), path: model_path.clone(), reason };
         if !model_path.is_file() {
             return Err(load_err("the file does not exist".into()));
         }
@@ -68,30 +61,14 @@ impl Model {
             .and_then(|b| Ok(b.with_inter_threads(1)?))
             .and_then(|mut b| b.commit_from_file(&model_path))
             .map_err(|e| load_err(e.to_string()))?;
-        let mismatch = |detail: String| ScoringError::Mismatch {
-            model: card.id(),
-            detail,
-        };
+        let mismatch = |detail: String| ScoringError::Mismatch { model: card.id(), detail };
         check_input(&card, session.inputs()).map_err(mismatch)?;
         let reader = check_outputs(&card, session.outputs()).map_err(mismatch)?;
-        let key_columns = card
-            .output
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.clone(), i))
-            .collect();
-        let mut model = Model {
-            card: Arc::new(card),
-            session,
-            reader,
-            key_columns,
-            dir: dir.to_path_buf(),
-        };
+        let key_columns = card.output.classes.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+        let mut model = Model { card: Arc::new(card), session, reader, key_columns, dir: dir.to_path_buf() };
         model.warm_up()?;
         let secs = started.elapsed().as_secs_f64();
-        metrics::histogram!("prognos_model_load_seconds", "model" => model.card.name.clone())
-            .record(secs);
+        metrics::histogram!("prognos_model_load_seconds", "model" => model.card.name.clone()).record(secs);
         tracing::info!(model = %model.card.id(), seconds = secs, "model loaded and warmed");
         Ok(model)
     }
@@ -129,25 +106,18 @@ impl Model {
     }
 
     fn inference_error(&self, reason: impl std::fmt::Display) -> ScoringError {
-        ScoringError::Inference {
-            model: self.card.id(),
-            reason: reason.to_string(),
-        }
+        ScoringError::Inference { model: self.card.id(), reason: reason.to_string() }
     }
 
     /// Runs the graph; also returns the label output as text when asked and present.
-    fn run_inner(
-        &mut self,
-        values: &[f32],
-        rows: usize,
-        labels: bool,
-    ) -> Result<(Vec<f32>, Option<Vec<String>>)> {
+    fn run_inner(&mut self, values: &[f32], rows: usize, labels: bool) -> Result<(Vec<f32>, Option<Vec<String>>)> {
         let width = self.width();
         let input_name = self.card.input.name.clone();
         let widened: Vec<f64>;
         let input = match self.card.input.dtype {
-            InputDtype::Float32 => TensorRef::from_array_view(([rows, width], values))
-                .map(ort::session::SessionInputValue::from),
+            InputDtype::Float32 => {
+                TensorRef::from_array_view(([rows, width], values)).map(ort::session::SessionInputValue::from)
+            }
             InputDtype::Float64 => {
                 widened = values.iter().map(|&v| f64::from(v)).collect();
                 TensorRef::from_array_view(([rows, width], widened.as_slice()))
@@ -160,45 +130,25 @@ impl Model {
         let outputs = self
             .session
             .run(vec![(std::borrow::Cow::from(input_name), input)])
-            .map_err(|e| ScoringError::Inference {
-                model: card.id(),
-                reason: e.to_string(),
-            })?;
-        let err = |reason: String| ScoringError::Inference {
-            model: card.id(),
-            reason,
-        };
-        let value = outputs.get(&card.output.name).ok_or_else(|| {
-            err(format!(
-                "output {:?} missing from the run",
-                card.output.name
-            ))
-        })?;
+            .map_err(|e| ScoringError::Inference { model: card.id(), reason: e.to_string() })?;
+        let err = |reason: String| ScoringError::Inference { model: card.id(), reason };
+        let value = outputs
+            .get(&card.output.name)
+            .ok_or_else(|| err(format!("output {:?} missing from the run", card.output.name)))?;
         let classes = card.output.classes.len();
         let mut probs = vec![0f32; rows * classes];
         match reader {
             OutputReader::Columns | OutputReader::Sigmoid => {
                 let widened: Vec<f32>;
                 let (shape, data) = match value.dtype() {
-                    ValueType::Tensor {
-                        ty: ort::value::TensorElementType::Float64,
-                        ..
-                    } => {
-                        let (shape, data) = value
-                            .try_extract_tensor::<f64>()
-                            .map_err(|e| err(e.to_string()))?;
+                    ValueType::Tensor { ty: ort::value::TensorElementType::Float64, .. } => {
+                        let (shape, data) = value.try_extract_tensor::<f64>().map_err(|e| err(e.to_string()))?;
                         widened = data.iter().map(|&v| v as f32).collect();
                         (shape, widened.as_slice())
                     }
-                    _ => value
-                        .try_extract_tensor::<f32>()
-                        .map_err(|e| err(e.to_string()))?,
+                    _ => value.try_extract_tensor::<f32>().map_err(|e| err(e.to_string()))?,
                 };
-                let cols = if reader == OutputReader::Sigmoid {
-                    1
-                } else {
-                    classes
-                };
+                let cols = if reader == OutputReader::Sigmoid { 1 } else { classes };
                 if data.len() != rows * cols {
                     return Err(err(format!(
                         "output {:?} has shape {shape:?}; expected {rows} rows x {cols} columns",
@@ -215,14 +165,9 @@ impl Model {
                 }
             }
             OutputReader::ZipMapInt | OutputReader::ZipMapString => {
-                let maps = value
-                    .try_extract_sequence::<DynMapValueType>()
-                    .map_err(|e| err(e.to_string()))?;
+                let maps = value.try_extract_sequence::<DynMapValueType>().map_err(|e| err(e.to_string()))?;
                 if maps.len() != rows {
-                    return Err(err(format!(
-                        "ZipMap output has {} maps for {rows} rows",
-                        maps.len()
-                    )));
+                    return Err(err(format!("ZipMap output has {} maps for {rows} rows", maps.len())));
                 }
                 for (row, map) in maps.iter().enumerate() {
                     let pairs: Vec<(String, f32)> = if reader == OutputReader::ZipMapInt {
@@ -232,8 +177,7 @@ impl Model {
                             .map(|(k, v)| (k.to_string(), v))
                             .collect()
                     } else {
-                        map.try_extract_key_values::<String, f32>()
-                            .map_err(|e| err(e.to_string()))?
+                        map.try_extract_key_values::<String, f32>().map_err(|e| err(e.to_string()))?
                     };
                     if pairs.len() != classes {
                         return Err(err(format!(
@@ -256,10 +200,7 @@ impl Model {
         }
         let label_text = match (&card.output.label_output, labels) {
             (Some(name), true) => outputs.get(name).map(|v| match v.dtype() {
-                ValueType::Tensor {
-                    ty: ort::value::TensorElementType::Int64,
-                    ..
-                } => v
+                ValueType::Tensor { ty: ort::value::TensorElementType::Int64, .. } => v
                     .try_extract_tensor::<i64>()
                     .map(|(_, d)| d.iter().map(i64::to_string).collect())
                     .unwrap_or_default(),
@@ -274,22 +215,15 @@ impl Model {
     /// is a probability distribution in the card's class order.
     fn warm_up(&mut self) -> Result<()> {
         let width = self.width();
-        let patterns: [fn(usize) -> f32; 4] =
-            [|_| 0.0, |_| 1.0, |i| -(i as f32), |i| (i as f32) * 0.5];
+        let patterns: [fn(usize) -> f32; 4] = [|_| 0.0, |_| 1.0, |i| -(i as f32), |i| (i as f32) * 0.5];
         let values: Vec<f32> = patterns.iter().flat_map(|p| (0..width).map(p)).collect();
         let rows = patterns.len();
         let (probs, labels) = self.run_inner(&values, rows, true)?;
         let classes = self.card.output.classes.len();
-        let mismatch = |detail: String| ScoringError::Mismatch {
-            model: self.card.id(),
-            detail,
-        };
+        let mismatch = |detail: String| ScoringError::Mismatch { model: self.card.id(), detail };
         for (row, p) in probs.chunks(classes).enumerate() {
             let sum: f32 = p.iter().sum();
-            if p.iter()
-                .any(|v| !v.is_finite() || *v < -1e-4 || *v > 1.0 + 1e-4)
-                || (sum - 1.0).abs() > 1e-3
-            {
+            if p.iter().any(|v| !v.is_finite() || *v < -1e-4 || *v > 1.0 + 1e-4) || (sum - 1.0).abs() > 1e-3 {
                 return Err(mismatch(format!(
                     "output {:?} is not a probability distribution (warm-up row {row}: {p:?})",
                     self.card.output.name
@@ -300,9 +234,7 @@ impl Model {
                 order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
                 let (best, second) = (order[0], order[1]);
                 let label = labels.get(row);
-                if p[best] - p[second] > 1e-3
-                    && label.is_some_and(|l| l != &self.card.output.classes[best])
-                {
+                if p[best] - p[second] > 1e-3 && label.is_some_and(|l| l != &self.card.output.classes[best]) {
                     return Err(mismatch(format!(
                         "card output.classes order disagrees with the graph: warm-up row {row} has the highest \
                          probability in column {best} ({:?}) but the label output says {:?}",
@@ -319,11 +251,7 @@ impl Model {
 /// A card must sit in `models/<name>/<version>/`.
 fn check_folder_names(dir: &Path, card: &ModelCard) -> Result<()> {
     let version_dir = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let name_dir = dir
-        .parent()
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    let name_dir = dir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or_default();
     if version_dir != card.version || name_dir != card.name {
         return Err(ScoringError::Card {
             path: dir.join(CARD_FILE),

@@ -25,10 +25,7 @@ pub struct RegistryEntry {
 /// Lists every model version under `root`, sorted by name, then by version (semver order).
 pub fn scan(root: &Path) -> Result<Vec<RegistryEntry>> {
     let read = |p: &Path| {
-        std::fs::read_dir(p).map_err(|e| ScoringError::Registry {
-            path: p.to_path_buf(),
-            reason: e.to_string(),
-        })
+        std::fs::read_dir(p).map_err(|e| ScoringError::Registry { path: p.to_path_buf(), reason: e.to_string() })
     };
     let mut out = Vec::new();
     for name_dir in read(root)?.flatten() {
@@ -51,10 +48,7 @@ pub fn scan(root: &Path) -> Result<Vec<RegistryEntry>> {
             let card = if dir.join(CARD_FILE).is_file() {
                 ModelCard::load(&dir.join(CARD_FILE)).map_err(|e| e.to_string())
             } else {
-                Err(format!(
-                    "{} has no {CARD_FILE}; a model without its card is never served",
-                    dir.display()
-                ))
+                Err(format!("{} has no {CARD_FILE}; a model without its card is never served", dir.display()))
             };
             out.push(RegistryEntry {
                 name: name.clone(),
@@ -64,11 +58,7 @@ pub fn scan(root: &Path) -> Result<Vec<RegistryEntry>> {
             });
         }
     }
-    out.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| version_order(&a.version, &b.version))
-    });
+    out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| version_order(&a.version, &b.version)));
     Ok(out)
 }
 
@@ -83,9 +73,7 @@ fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Loads a model version folder into `opts.workers` sessions and starts its workers.
 pub fn serve(dir: &Path, session: &SessionOptions, workers: WorkerOptions) -> Result<ModelHandle> {
-    let models = (0..workers.workers.max(1))
-        .map(|_| Model::load(dir, session))
-        .collect::<Result<Vec<_>>>()?;
+    let models = (0..workers.workers.max(1)).map(|_| Model::load(dir, session)).collect::<Result<Vec<_>>>()?;
     ModelHandle::spawn(models, workers)
 }
 
@@ -132,22 +120,12 @@ impl ModelSet {
             None => (spec, None),
         };
         let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let served = map
-            .get(name)
-            .ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?;
+        let served = map.get(name).ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?;
         let version = match version {
-            Some(v) => semver::Version::parse(v)
-                .map_err(|_| ScoringError::UnknownModel(spec.to_string()))?,
-            None => served
-                .active
-                .clone()
-                .ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?,
+            Some(v) => semver::Version::parse(v).map_err(|_| ScoringError::UnknownModel(spec.to_string()))?,
+            None => served.active.clone().ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?,
         };
-        served
-            .versions
-            .get(&version)
-            .cloned()
-            .ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))
+        served.versions.get(&version).cloned().ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))
     }
 
     /// Every served version, by model name then version.
@@ -165,12 +143,7 @@ impl ModelSet {
 
     /// Number of served versions.
     pub fn len(&self) -> usize {
-        self.inner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .map(|s| s.versions.len())
-            .sum()
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.versions.len()).sum()
     }
 
     /// Whether nothing is served.

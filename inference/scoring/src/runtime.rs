@@ -74,9 +74,7 @@ fn wheel_libraries(env_dir: &Path) -> Vec<PathBuf> {
         }
         if let Ok(libs) = std::fs::read_dir(&capi) {
             found.extend(libs.flatten().map(|e| e.path()).filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so"))
             }));
         }
     }
@@ -127,10 +125,7 @@ pub fn environment(locator: &RuntimeLocator) -> Result<&'static Environment> {
         "{}/lib/python3*/site-packages/onnxruntime/capi/ in this folder and its parents",
         locator.python_env.display()
     ));
-    Err(ScoringError::RuntimeMissing {
-        reason: last,
-        tried: tried.join(", "),
-    })
+    Err(ScoringError::RuntimeMissing { reason: last, tried: tried.join(", ") })
 }
 
 /// The library the process loaded, once [`environment`] has succeeded.

@@ -62,11 +62,7 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        Self {
-            workers: 1,
-            max_batch_rows: 1024,
-            queue_capacity: 4096,
-        }
+        Self { workers: 1, max_batch_rows: 1024, queue_capacity: 4096 }
     }
 }
 
@@ -86,9 +82,7 @@ pub struct ModelHandle {
 
 impl std::fmt::Debug for ModelHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelHandle")
-            .field("model", &self.card.id())
-            .finish()
+        f.debug_struct("ModelHandle").field("model", &self.card.id()).finish()
     }
 }
 
@@ -126,11 +120,7 @@ impl ModelHandle {
             )));
         }
         let (reply, rx) = oneshot::channel();
-        let job = Job {
-            batch,
-            reply,
-            queued: Instant::now(),
-        };
+        let job = Job { batch, reply, queued: Instant::now() };
         match self.tx.try_send(job) {
             Ok(()) => Ok(rx),
             Err(TrySendError::Full(_)) => Err(ScoringError::Overloaded(self.card.id())),
@@ -141,15 +131,13 @@ impl ModelHandle {
     /// Scores a batch without blocking the async runtime.
     pub async fn score(&self, batch: FeatureBatch) -> Result<Scores> {
         let rx = self.submit(batch)?;
-        rx.await
-            .map_err(|_| ScoringError::WorkerGone(self.card.id()))?
+        rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))?
     }
 
     /// Scores a batch from synchronous code (the CLI, benchmarks).
     pub fn score_blocking(&self, batch: FeatureBatch) -> Result<Scores> {
         let rx = self.submit(batch)?;
-        rx.blocking_recv()
-            .map_err(|_| ScoringError::WorkerGone(self.card.id()))?
+        rx.blocking_recv().map_err(|_| ScoringError::WorkerGone(self.card.id()))?
     }
 }
 
@@ -160,10 +148,11 @@ fn work(mut model: Model, rx: Receiver<Job>, max_rows: usize) {
     let classes = card.output.classes.len();
     let healthy = card.healthy_index();
     let width = card.input.features.len();
-    let inference = metrics::histogram!("prognos_model_inference_seconds", "model" => name.clone(), "version" => version.clone());
-    let queue_wait = metrics::histogram!("prognos_model_queue_seconds", "model" => name.clone(), "version" => version.clone());
-    let batch_rows =
-        metrics::histogram!("prognos_model_batch_rows", "model" => name, "version" => version);
+    let inference =
+        metrics::histogram!("prognos_model_inference_seconds", "model" => name.clone(), "version" => version.clone());
+    let queue_wait =
+        metrics::histogram!("prognos_model_queue_seconds", "model" => name.clone(), "version" => version.clone());
+    let batch_rows = metrics::histogram!("prognos_model_batch_rows", "model" => name, "version" => version);
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         let mut rows = jobs[0].batch.rows;
@@ -196,11 +185,7 @@ fn work(mut model: Model, rx: Receiver<Job>, max_rows: usize) {
                 let mut offset = 0;
                 for job in jobs {
                     let n = job.batch.rows * classes;
-                    let scores = Scores {
-                        probabilities: probabilities[offset..offset + n].to_vec(),
-                        classes,
-                        healthy,
-                    };
+                    let scores = Scores { probabilities: probabilities[offset..offset + n].to_vec(), classes, healthy };
                     offset += n;
                     let _ = job.reply.send(Ok(scores));
                 }
@@ -209,10 +194,7 @@ fn work(mut model: Model, rx: Receiver<Job>, max_rows: usize) {
                 let message = e.to_string();
                 tracing::warn!(model = %card.id(), error = %message, "inference failed");
                 for job in jobs {
-                    let _ = job.reply.send(Err(ScoringError::Inference {
-                        model: card.id(),
-                        reason: message.clone(),
-                    }));
+                    let _ = job.reply.send(Err(ScoringError::Inference { model: card.id(), reason: message.clone() }));
                 }
             }
         }

@@ -5,16 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use prognos_scoring::{
-    FeatureBatch, Model, ModelHandle, RuntimeLocator, ScoringError, SessionOptions, WorkerOptions,
-};
+use prognos_scoring::{FeatureBatch, Model, ModelHandle, RuntimeLocator, ScoringError, SessionOptions, WorkerOptions};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
 }
 
 /// Generates the fixture models once per test binary.
@@ -40,13 +34,7 @@ fn fixtures() -> &'static Path {
 }
 
 fn opts() -> SessionOptions {
-    SessionOptions {
-        intra_threads: 1,
-        locator: RuntimeLocator {
-            configured: None,
-            python_env: ".venv".into(),
-        },
-    }
+    SessionOptions { intra_threads: 1, locator: RuntimeLocator { configured: None, python_env: ".venv".into() } }
 }
 
 #[derive(serde::Deserialize)]
@@ -77,38 +65,20 @@ fn check_variant(name: &str) {
     let classes = model.card().output.classes.len();
     let handle = ModelHandle::spawn(vec![model], WorkerOptions::default()).unwrap();
     let rows = expected.inputs.len();
-    let values: Vec<f32> = expected
-        .inputs
-        .iter()
-        .flatten()
-        .map(|&v| v as f32)
-        .collect();
-    let scores = handle
-        .score_blocking(FeatureBatch { values, rows })
-        .unwrap();
+    let values: Vec<f32> = expected.inputs.iter().flatten().map(|&v| v as f32).collect();
+    let scores = handle.score_blocking(FeatureBatch { values, rows }).unwrap();
     assert_eq!(scores.rows(), rows);
     for i in 0..rows {
         for c in 0..classes {
             let (got, want) = (f64::from(scores.row(i)[c]), expected.probabilities[i][c]);
-            assert!(
-                (got - want).abs() <= 1e-5,
-                "{name} row {i} class {c}: rust {got} vs onnxruntime {want}"
-            );
+            assert!((got - want).abs() <= 1e-5, "{name} row {i} class {c}: rust {got} vs onnxruntime {want}");
         }
         let (got, want) = (f64::from(scores.health(i)), expected.health[i]);
-        assert!(
-            (got - want).abs() <= 1e-3,
-            "{name} row {i} health: {got} vs {want}"
-        );
+        assert!((got - want).abs() <= 1e-3, "{name} row {i} health: {got} vs {want}");
     }
     // The scores must not all be the same, or the comparison above proves little.
-    let spread = (0..rows)
-        .map(|i| scores.health(i))
-        .fold((f32::MAX, f32::MIN), |(lo, hi), h| (lo.min(h), hi.max(h)));
-    assert!(
-        spread.1 - spread.0 > 1.0,
-        "{name}: health scores barely vary: {spread:?}"
-    );
+    let spread = (0..rows).map(|i| scores.health(i)).fold((f32::MAX, f32::MIN), |(lo, hi), h| (lo.min(h), hi.max(h)));
+    assert!(spread.1 - spread.0 > 1.0, "{name}: health scores barely vary: {spread:?}");
 }
 
 #[test]
@@ -121,33 +91,14 @@ fn every_exporter_format_matches_onnxruntime_in_python() {
 #[test]
 fn single_rows_and_batches_give_the_same_scores() {
     let dir = fixtures().join("lgbm-binary/1.0.0");
-    let handle = ModelHandle::spawn(
-        vec![Model::load(&dir, &opts()).unwrap()],
-        WorkerOptions::default(),
-    )
-    .unwrap();
-    let values: Vec<f32> = (0..6 * 32)
-        .map(|i| ((i * 37) % 19) as f32 / 4.0 - 2.0)
-        .collect();
-    let batch = handle
-        .score_blocking(FeatureBatch {
-            values: values.clone(),
-            rows: 32,
-        })
-        .unwrap();
+    let handle = ModelHandle::spawn(vec![Model::load(&dir, &opts()).unwrap()], WorkerOptions::default()).unwrap();
+    let values: Vec<f32> = (0..6 * 32).map(|i| ((i * 37) % 19) as f32 / 4.0 - 2.0).collect();
+    let batch = handle.score_blocking(FeatureBatch { values: values.clone(), rows: 32 }).unwrap();
     for i in 0..32 {
-        let one = handle
-            .score_blocking(FeatureBatch {
-                values: values[i * 6..(i + 1) * 6].to_vec(),
-                rows: 1,
-            })
-            .unwrap();
+        let one = handle.score_blocking(FeatureBatch { values: values[i * 6..(i + 1) * 6].to_vec(), rows: 1 }).unwrap();
         assert!((one.health(0) - batch.health(i)).abs() < 1e-4);
     }
-    let wrong = handle.score_blocking(FeatureBatch {
-        values: vec![0.0; 5],
-        rows: 1,
-    });
+    let wrong = handle.score_blocking(FeatureBatch { values: vec![0.0; 5], rows: 1 });
     assert!(matches!(wrong, Err(ScoringError::Input(m)) if m.contains("6 features")));
 }
 
@@ -163,10 +114,7 @@ fn refusal(name: &str) -> String {
 fn mismatched_models_are_refused_with_the_exact_reason() {
     let cases = [
         ("wrong-input-name", "is not an input of the graph"),
-        (
-            "wrong-feature-count",
-            "card lists 5 features but graph input \"input\" takes 6",
-        ),
+        ("wrong-feature-count", "card lists 5 features but graph input \"input\" takes 6"),
         ("wrong-dtype", "dtype mismatch: card input.dtype is Float64"),
         ("missing-output", "is not an output of the graph"),
         ("bad-healthy-class", "is not one of output.classes"),
@@ -195,17 +143,9 @@ fn a_card_in_the_wrong_folder_or_with_the_wrong_class_count_is_refused() {
     assert!(err.contains("but the folder is other-name/1.0.0"), "{err}");
 
     let three = tmp.path().join("skl-gb-nozipmap/1.0.0");
-    copy(&three, &|c| {
-        c.replace(
-            "classes = [\"0\", \"1\"]",
-            "classes = [\"0\", \"1\", \"2\"]",
-        )
-    });
+    copy(&three, &|c| c.replace("classes = [\"0\", \"1\"]", "classes = [\"0\", \"1\", \"2\"]"));
     let err = Model::load(&three, &opts()).unwrap_err().to_string();
-    assert!(
-        err.contains("class count mismatch: card lists 3 classes"),
-        "{err}"
-    );
+    assert!(err.contains("class count mismatch: card lists 3 classes"), "{err}");
 
     let swapped = tmp.path().join("skl-gb-nozipmap/2.0.0");
     copy(&swapped, &|c| {
@@ -213,10 +153,7 @@ fn a_card_in_the_wrong_folder_or_with_the_wrong_class_count_is_refused() {
             .replace("classes = [\"0\", \"1\"]", "classes = [\"1\", \"0\"]")
     });
     let err = Model::load(&swapped, &opts()).unwrap_err().to_string();
-    assert!(
-        err.contains("class order") || err.contains("disagrees with the graph"),
-        "{err}"
-    );
+    assert!(err.contains("class order") || err.contains("disagrees with the graph"), "{err}");
 }
 
 #[test]
@@ -227,19 +164,7 @@ fn a_missing_runtime_names_what_is_missing_and_how_to_install_it() {
         python_env: "/nonexistent-env".into(),
     };
     let candidates = locator.candidates();
-    assert_eq!(
-        candidates[0],
-        PathBuf::from("/nonexistent/libonnxruntime.so")
-    );
-    let found = RuntimeLocator {
-        configured: None,
-        python_env: ".venv".into(),
-    }
-    .candidates();
-    assert!(
-        found
-            .iter()
-            .any(|p| p.ends_with("onnxruntime/capi/libonnxruntime.so.1.31.1")),
-        "{found:?}"
-    );
+    assert_eq!(candidates[0], PathBuf::from("/nonexistent/libonnxruntime.so"));
+    let found = RuntimeLocator { configured: None, python_env: ".venv".into() }.candidates();
+    assert!(found.iter().any(|p| p.ends_with("onnxruntime/capi/libonnxruntime.so.1.31.1")), "{found:?}");
 }

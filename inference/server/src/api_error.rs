@@ -38,26 +38,16 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::MalformedJson(m) => (StatusCode::BAD_REQUEST, "malformed_json", m.clone()),
-            ApiError::Invalid { code, message } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone())
-            }
-            ApiError::Unauthorized(m) => {
-                (StatusCode::UNAUTHORIZED, "unauthorized", (*m).to_string())
-            }
+            ApiError::Invalid { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message.clone()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", (*m).to_string()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
-            ApiError::PayloadTooLarge(m) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                m.clone(),
-            ),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m.clone()),
             ApiError::Overloaded(m) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", m.clone()),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error; see the service log".to_string(),
-            ),
+            ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the service log".to_string())
+            }
         }
     }
 }
@@ -66,10 +56,7 @@ impl From<ScoringError> for ApiError {
     fn from(e: ScoringError) -> Self {
         match e {
             ScoringError::UnknownModel(m) => ApiError::NotFound(format!("no model named {m}")),
-            ScoringError::Input(m) => ApiError::Invalid {
-                code: "invalid_batch",
-                message: m,
-            },
+            ScoringError::Input(m) => ApiError::Invalid { code: "invalid_batch", message: m },
             ScoringError::Overloaded(_) => ApiError::Overloaded(e.to_string()),
             ScoringError::WorkerGone(_) => ApiError::Unavailable(e.to_string()),
             ScoringError::RuntimeMissing { .. }
@@ -88,19 +75,13 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
         }
-        let mut resp = (
-            status,
-            axum::Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response();
+        let mut resp = (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response();
         match self {
             ApiError::Unauthorized(_) => {
-                resp.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::Overloaded(_) => {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

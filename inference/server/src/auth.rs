@@ -49,10 +49,7 @@ pub fn hash_token(token: &str) -> String {
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "prg_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("prg_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Who made a request (put into request extensions by the middleware).
@@ -75,15 +72,7 @@ impl TokenTable {
     pub fn new(entries: impl IntoIterator<Item = TokenEntry>) -> Self {
         let by_hash = entries
             .into_iter()
-            .map(|t| {
-                (
-                    t.sha256.to_ascii_lowercase(),
-                    Caller {
-                        name: t.name,
-                        role: t.role,
-                    },
-                )
-            })
+            .map(|t| (t.sha256.to_ascii_lowercase(), Caller { name: t.name, role: t.role }))
             .collect();
         Self { by_hash }
     }
@@ -114,8 +103,8 @@ struct TokenFile {
 pub fn read_token_file(path: &Path) -> anyhow::Result<Vec<TokenEntry>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let file: TokenFile = toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
+            let file: TokenFile =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("token file {}: {e}", path.display()))?;
             Ok(file.tokens)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -128,26 +117,15 @@ pub fn read_token_file(path: &Path) -> anyhow::Result<Vec<TokenEntry>> {
 pub fn create_token(path: &Path, name: &str, role: Role) -> anyhow::Result<String> {
     let mut tokens = read_token_file(path)?;
     if tokens.iter().any(|t| t.name == name) {
-        anyhow::bail!(
-            "a token named {name:?} already exists in {}",
-            path.display()
-        );
+        anyhow::bail!("a token named {name:?} already exists in {}", path.display());
     }
     let token = new_token();
-    tokens.push(TokenEntry {
-        name: name.into(),
-        role,
-        sha256: hash_token(&token),
-    });
+    tokens.push(TokenEntry { name: name.into(), role, sha256: hash_token(&token) });
     let text = toml::to_string(&TokenFile { tokens })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile_in(dir)?;
-    tmp.1
-        .write_all(b"# API tokens: SHA-256 hashes only. Create with `prognos token create`.\n")?;
+    tmp.1.write_all(b"# API tokens: SHA-256 hashes only. Create with `prognos token create`.\n")?;
     tmp.1.write_all(text.as_bytes())?;
     tmp.1.sync_all()?;
     std::fs::rename(&tmp.0, path)?;
@@ -157,12 +135,7 @@ pub fn create_token(path: &Path, name: &str, role: Role) -> anyhow::Result<Strin
 fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(format!(".tokens.{}.tmp", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
     Ok((path, file))
 }
 
@@ -194,16 +167,10 @@ pub async fn require(
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
-    let caller = state
-        .tokens
-        .check(token)
-        .ok_or(ApiError::Unauthorized("the token is not valid"))?;
+    let caller = state.tokens.check(token).ok_or(ApiError::Unauthorized("the token is not valid"))?;
     if !allows(caller.role, access) {
         return Err(ApiError::Forbidden(format!(
             "token {:?} has role {}, which may not do this",
@@ -229,12 +196,7 @@ mod tests {
         assert!(allows(Role::DataScientist, Access::ManageModels));
         assert!(!allows(Role::DataScientist, Access::Operate));
         assert!(!allows(Role::DataScientist, Access::Admin));
-        for a in [
-            Access::Read,
-            Access::Operate,
-            Access::ManageModels,
-            Access::Admin,
-        ] {
+        for a in [Access::Read, Access::Operate, Access::ManageModels, Access::Admin] {
             assert!(allows(Role::Admin, a));
         }
     }
@@ -245,22 +207,13 @@ mod tests {
         let path = dir.path().join("sub/tokens.toml");
         let token = create_token(&path, "ops", Role::Operator).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(
-            !text.contains(&token),
-            "the token text must never be stored"
-        );
+        assert!(!text.contains(&token), "the token text must never be stored");
         assert!(text.contains(&hash_token(&token)));
         let table = TokenTable::new(read_token_file(&path).unwrap());
         assert_eq!(table.check(&token).unwrap().role, Role::Operator);
         assert!(table.check("prg_wrong").is_none());
-        assert!(
-            create_token(&path, "ops", Role::Viewer).is_err(),
-            "names are unique"
-        );
+        assert!(create_token(&path, "ops", Role::Viewer).is_err(), "names are unique");
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

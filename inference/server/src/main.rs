@@ -20,20 +20,12 @@ fn main() -> ExitCode {
     telemetry::init_logging(&settings.log);
     let result = match cli.command {
         Command::Serve => serve(settings),
-        Command::Score {
-            model,
-            file,
-            output,
-        } => commands::score_csv::run(&settings, &model, &file, output.as_deref()),
-        Command::Models {
-            command: ModelsCommand::List,
-        } => commands::models::list(&settings),
-        Command::Models {
-            command: ModelsCommand::Validate { path },
-        } => commands::models::validate(&settings, &path),
-        Command::Token {
-            command: TokenCommand::Create { name, role },
-        } => commands::token::create(&settings, &name, role),
+        Command::Score { model, file, output } => commands::score_csv::run(&settings, &model, &file, output.as_deref()),
+        Command::Models { command: ModelsCommand::List } => commands::models::list(&settings),
+        Command::Models { command: ModelsCommand::Validate { path } } => commands::models::validate(&settings, &path),
+        Command::Token { command: TokenCommand::Create { name, role } } => {
+            commands::token::create(&settings, &name, role)
+        }
     };
     match result {
         Ok(code) => code,
@@ -45,9 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let token = CancellationToken::new();
         shutdown::cancel_on_signal(token.clone());

@@ -51,11 +51,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
         let loader = state.clone();
         tokio::task::spawn_blocking(move || load_models(&loader));
-        Ok(Self {
-            listener,
-            state,
-            shutdown,
-        })
+        Ok(Self { listener, state, shutdown })
     }
 
     /// The bound port.
@@ -74,8 +70,7 @@ impl Application {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_seconds);
         let router = routes::router(self.state.clone());
         let token = self.shutdown.clone();
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(token.clone().cancelled_owned());
+        let serve = axum::serve(self.listener, router).with_graceful_shutdown(token.clone().cancelled_owned());
         let deadline = async move {
             token.cancelled().await;
             tokio::time::sleep(grace).await;
@@ -109,9 +104,7 @@ pub fn load_models(state: &AppState) {
             continue;
         }
         let result = match &entry.card {
-            Ok(_) => {
-                prognos_scoring::serve(&entry.dir, &session, workers).map_err(|e| e.to_string())
-            }
+            Ok(_) => prognos_scoring::serve(&entry.dir, &session, workers).map_err(|e| e.to_string()),
             Err(reason) => Err(reason.clone()),
         };
         match result {
@@ -119,10 +112,7 @@ pub fn load_models(state: &AppState) {
             Err(reason) => {
                 tracing::error!(model = %entry.dir.display(), %reason, "model refused");
                 metrics::counter!("prognos_models_refused_total").increment(1);
-                refused.push(RefusedModel {
-                    dir: entry.dir.display().to_string(),
-                    reason,
-                });
+                refused.push(RefusedModel { dir: entry.dir.display().to_string(), reason });
             }
         }
     }

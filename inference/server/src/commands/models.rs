@@ -36,11 +36,7 @@ pub fn list(settings: &Settings) -> anyhow::Result<ExitCode> {
         };
         println!("{}@{}  {status}", entry.name, entry.version);
     }
-    Ok(if bad == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
 /// Validates one version folder; exit 0 when the service would serve it.

@@ -28,36 +28,25 @@ pub fn resolve_dir(settings: &Settings, spec: &str) -> anyhow::Result<std::path:
 }
 
 /// Runs the command.
-pub fn run(
-    settings: &Settings,
-    spec: &str,
-    file: &Path,
-    output: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+pub fn run(settings: &Settings, spec: &str, file: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let dir = resolve_dir(settings, spec)?;
     let mut model = Model::load(&dir, &session_options(settings))?;
     let card: ModelCard = (**model.card()).clone();
-    let mut reader =
-        csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut reader = csv::Reader::from_path(file).with_context(|| format!("cannot read {}", file.display()))?;
     let headers = reader.headers()?.clone();
     let columns: Vec<usize> = card
         .input
         .features
         .iter()
         .map(|f| {
-            headers.iter().position(|h| h == f).with_context(|| {
-                format!(
-                    "{} has no column {f:?}, which model {} needs",
-                    file.display(),
-                    card.id()
-                )
-            })
+            headers
+                .iter()
+                .position(|h| h == f)
+                .with_context(|| format!("{} has no column {f:?}, which model {} needs", file.display(), card.id()))
         })
         .collect::<anyhow::Result<_>>()?;
     let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        ),
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(sink));
@@ -118,10 +107,7 @@ pub fn run(
                     break;
                 }
                 Err(_) => {
-                    error = Some(format!(
-                        "feature {name:?} is {:?}, not a number",
-                        record.get(col).unwrap_or("")
-                    ));
+                    error = Some(format!("feature {name:?} is {:?}, not a number", record.get(col).unwrap_or("")));
                     break;
                 }
             }
@@ -140,9 +126,5 @@ pub fn run(
     flush(&mut pending, &mut values, &mut writer)?;
     writer.flush()?;
     eprintln!("prognos: scored {scored} rows with {model_id}; rejected {rejected}");
-    Ok(if rejected == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(3)
-    })
+    Ok(if rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }

@@ -17,25 +17,13 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let models = state.models.len();
     if state.is_ready() {
-        (
-            StatusCode::OK,
-            Json(json!({"status": "ready", "models": models})),
-        )
+        (StatusCode::OK, Json(json!({"status": "ready", "models": models})))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "loading", "models": models})),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "loading", "models": models})))
     }
 }
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

@@ -21,30 +21,22 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/v1/score/{model}", post(score::score))
         .route("/v1/models", get(models::list))
-        .route_layer(from_fn_with_state(
-            (state.clone(), Access::Read),
-            auth::require,
-        ));
+        .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
     Router::new()
         .merge(read)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .layer(from_fn(record_request))
-        .layer(DefaultBodyLimit::max(
-            state.settings.server.body_limit_bytes,
-        ))
+        .layer(DefaultBodyLimit::max(state.settings.server.body_limit_bytes))
         .with_state(state)
 }
 
 /// Counts every request and records its latency, by route template, method and status.
 async fn record_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();

@@ -64,31 +64,17 @@ pub async fn score(
     let predictions = (0..scores.rows())
         .map(|i| {
             let row = scores.row(i);
-            let best = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(j, _)| j)
-                .unwrap_or(0);
+            let best = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(j, _)| j).unwrap_or(0);
             let health = scores.health(i);
             Prediction {
                 health_score: health,
                 below_threshold: f64::from(health) < threshold,
                 label: &classes[best],
-                probabilities: classes
-                    .iter()
-                    .map(String::as_str)
-                    .zip(row.iter().copied())
-                    .collect(),
+                probabilities: classes.iter().map(String::as_str).zip(row.iter().copied()).collect(),
             }
         })
         .collect();
-    let response = ScoreResponse {
-        model: &card.name,
-        version: &card.version,
-        threshold,
-        predictions,
-    };
+    let response = ScoreResponse { model: &card.name, version: &card.version, threshold, predictions };
     let bytes = serde_json::to_vec(&response).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }

@@ -22,28 +22,17 @@ fn invalid(code: &'static str, message: String) -> ApiError {
 
 /// A JSON parse error, naming non-finite literals (`NaN`, `Infinity`) that JSON cannot carry.
 fn malformed(body: &[u8], err: &serde_json::Error) -> ApiError {
-    let line = body
-        .split(|&b| b == b'\n')
-        .nth(err.line().saturating_sub(1))
-        .unwrap_or_default();
-    let at = line
-        .get(err.column().saturating_sub(1)..)
-        .unwrap_or_default();
+    let line = body.split(|&b| b == b'\n').nth(err.line().saturating_sub(1)).unwrap_or_default();
+    let at = line.get(err.column().saturating_sub(1)..).unwrap_or_default();
     for literal in ["NaN", "Infinity", "-Infinity", "inf", "-inf", "nan"] {
         if at.starts_with(literal.as_bytes()) {
             return invalid(
                 "non_finite_value",
-                format!(
-                    "{literal} at line {} column {}: features must be finite numbers",
-                    err.line(),
-                    err.column()
-                ),
+                format!("{literal} at line {} column {}: features must be finite numbers", err.line(), err.column()),
             );
         }
     }
-    ApiError::MalformedJson(format!(
-        "the body is not valid JSON of the form {{\"rows\": [...]}}: {err}"
-    ))
+    ApiError::MalformedJson(format!("the body is not valid JSON of the form {{\"rows\": [...]}}: {err}"))
 }
 
 fn number(row: usize, feature: &str, value: &Value) -> Result<f32, ApiError> {
@@ -54,10 +43,7 @@ fn number(row: usize, feature: &str, value: &Value) -> Result<f32, ApiError> {
             Value::Bool(b) => format!("{b}"),
             other => format!("{}", other),
         };
-        return Err(invalid(
-            "invalid_value",
-            format!("row {row}, feature {feature:?}: expected a number, got {what}"),
-        ));
+        return Err(invalid("invalid_value", format!("row {row}, feature {feature:?}: expected a number, got {what}")));
     };
     let v32 = v as f32;
     if !v32.is_finite() {
@@ -70,27 +56,17 @@ fn number(row: usize, feature: &str, value: &Value) -> Result<f32, ApiError> {
 }
 
 /// Parses and checks the body against the model's card.
-pub fn parse_rows(
-    body: &[u8],
-    card: &ModelCard,
-    max_rows: usize,
-) -> Result<FeatureBatch, ApiError> {
+pub fn parse_rows(body: &[u8], card: &ModelCard, max_rows: usize) -> Result<FeatureBatch, ApiError> {
     let request: ScoreRequest = serde_json::from_slice(body).map_err(|e| malformed(body, &e))?;
     let features = &card.input.features;
     let width = features.len();
     if request.rows.is_empty() {
-        return Err(invalid(
-            "empty_batch",
-            "rows is empty: send at least one row".into(),
-        ));
+        return Err(invalid("empty_batch", "rows is empty: send at least one row".into()));
     }
     if request.rows.len() > max_rows {
         return Err(invalid(
             "too_many_rows",
-            format!(
-                "{} rows in one request; at most {max_rows} (server.max_rows_per_request)",
-                request.rows.len()
-            ),
+            format!("{} rows in one request; at most {max_rows} (server.max_rows_per_request)", request.rows.len()),
         ));
     }
     let mut values = Vec::with_capacity(request.rows.len() * width);
@@ -115,26 +91,16 @@ pub fn parse_rows(
             Value::Object(map) => {
                 for name in features {
                     let item = map.get(name).ok_or_else(|| {
-                        invalid(
-                            "missing_feature",
-                            format!("row {i}: missing feature {name:?} (model {})", card.id()),
-                        )
+                        invalid("missing_feature", format!("row {i}: missing feature {name:?} (model {})", card.id()))
                     })?;
                     values.push(number(i, name, item)?);
                 }
                 if map.len() != width {
-                    let unknown: Vec<&str> = map
-                        .keys()
-                        .map(String::as_str)
-                        .filter(|k| !features.iter().any(|f| f == k))
-                        .collect();
+                    let unknown: Vec<&str> =
+                        map.keys().map(String::as_str).filter(|k| !features.iter().any(|f| f == k)).collect();
                     return Err(invalid(
                         "unknown_feature",
-                        format!(
-                            "row {i}: model {} has no feature {}",
-                            card.id(),
-                            unknown.join(", ")
-                        ),
+                        format!("row {i}: model {} has no feature {}", card.id(), unknown.join(", ")),
                     ));
                 }
             }
@@ -146,10 +112,7 @@ pub fn parse_rows(
             }
         }
     }
-    Ok(FeatureBatch {
-        rows: request.rows.len(),
-        values,
-    })
+    Ok(FeatureBatch { rows: request.rows.len(), values })
 }
 
 #[cfg(test)]
@@ -194,10 +157,7 @@ healthy_class = "0"
     fn names_every_rejection() {
         assert_eq!(code("{\"rows\": [{\"a\": 1}]}").0, "missing_feature");
         assert!(code("{\"rows\": [{\"a\": 1}]}").1.contains("\"b\""));
-        assert_eq!(
-            code("{\"rows\": [{\"a\": 1, \"b\": 2, \"c\": 3}]}").0,
-            "unknown_feature"
-        );
+        assert_eq!(code("{\"rows\": [{\"a\": 1, \"b\": 2, \"c\": 3}]}").0, "unknown_feature");
         assert_eq!(code("{\"rows\": [[1]]}").0, "wrong_feature_count");
         assert_eq!(code("{\"rows\": [[1, null]]}").0, "invalid_value");
         assert_eq!(code("{\"rows\": [[1, \"2\"]]}").0, "invalid_value");
@@ -205,10 +165,7 @@ healthy_class = "0"
         assert_eq!(code("{\"rows\": [[1, -Infinity]]}").0, "non_finite_value");
         assert_eq!(code("{\"rows\": [[1, 1e39]]}").0, "non_finite_value");
         assert_eq!(code("{\"rows\": []}").0, "empty_batch");
-        assert_eq!(
-            code("{\"rows\": [[1,2],[1,2],[1,2],[1,2]]}").0,
-            "too_many_rows"
-        );
+        assert_eq!(code("{\"rows\": [[1,2],[1,2],[1,2],[1,2]]}").0, "too_many_rows");
         assert_eq!(code("{\"rows\": [7]}").0, "invalid_row");
         assert_eq!(code("{\"rows\": [[1,2]").0, "malformed_json");
         assert_eq!(code("{\"row\": [[1,2]]}").0, "malformed_json");
