@@ -6,8 +6,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use prognos_formats::icon::{
-    write_pair, Capture, CaptureData, IntensityName, Layout, MarkValues, RangePlane, RangeTraits,
-    RangeValues,
+    write_pair, Capture, CaptureData, IntensityName, Layout, MarkValues, RangePlane, RangeTraits, RangeValues,
 };
 
 const WIDTH: usize = 2560;
@@ -34,9 +33,7 @@ fn data() -> CaptureData {
         })
         .collect();
     let intensity = (0..cells).map(|_| next() as u8).collect();
-    let mark = (0..PROFILES as i32)
-        .map(|i| [i * 10, 0, i * 100, i * 100, i])
-        .collect();
+    let mark = (0..PROFILES as i32).map(|i| [i * 10, 0, i * 100, i * 100, i]).collect();
     CaptureData {
         layout: Layout::Subcomponent,
         width: WIDTH,
@@ -46,12 +43,7 @@ fn data() -> CaptureData {
         intensity: Some((IntensityName::Intensity, intensity)),
         scatter: None,
         mark: Some(MarkValues::Extended(mark)),
-        range_traits: Some(RangeTraits::World {
-            lower_x: -100.0,
-            upper_x: 100.0,
-            lower_r: 50.0,
-            upper_r: 150.0,
-        }),
+        range_traits: Some(RangeTraits::World { lower_x: -100.0, upper_x: 100.0, lower_r: 50.0, upper_r: 150.0 }),
         genistream: None,
     }
 }
@@ -65,11 +57,9 @@ fn read_per_value(xml: &Path, dat: &Path) -> (f64, usize, u64) {
     let mut valid = 0usize;
     if let RangePlane::Word(p) = cap.range() {
         for row in p.iter_rows() {
-            let (s, n) = row.iter().fold((0.0f32, 0u32), |(s, n), v| {
-                match conv.to_height(f32::from(v)) {
-                    Some(h) => (s + h, n + 1),
-                    None => (s, n),
-                }
+            let (s, n) = row.iter().fold((0.0f32, 0u32), |(s, n), v| match conv.to_height(f32::from(v)) {
+                Some(h) => (s + h, n + 1),
+                None => (s, n),
             });
             sum += f64::from(s);
             valid += n as usize;

@@ -1,9 +1,7 @@
 //! Header variations seen in the field: name case, Ranger E components, sensor and GenIStream traits,
 //! ignored `<genistream>` / `<additionalinfo>` blocks.
 
-use prognos_formats::icon::{
-    Capture, HeightUnits, MarkKind, RangePlane, RangeTraits, SubcomponentKind,
-};
+use prognos_formats::icon::{Capture, HeightUnits, MarkKind, RangePlane, RangeTraits, SubcomponentKind};
 
 /// Ranger E style: two Hi3D components, sensor traits, mixed-case names, extended mark, extra blocks.
 const RANGER_E: &str = r#"<?xml version="1.0"?>
@@ -151,9 +149,7 @@ fn genistream_traits_win_for_conversion() {
     assert_eq!(conv.units, HeightUnits::Millimetres);
     assert_eq!(conv.to_height(0.0), None);
     // 10000 x 0.00031377 + 136.1589 = 139.2966
-    let h = conv
-        .to_height(cap.range().get_raw(0, 1).expect("value"))
-        .expect("height");
+    let h = conv.to_height(cap.range().get_raw(0, 1).expect("value")).expect("height");
     assert!((h - 139.2966).abs() < 1e-3, "{h}");
     // x from the a axis, not from the world bounds.
     assert_eq!(cap.column_x_mm(0), Some(-20.0));
@@ -164,8 +160,7 @@ fn genistream_traits_win_for_conversion() {
 fn world_word_conversion_matches_genistream_scale() {
     // Without the genistream block, the world bounds give the same scale (SICK's own example).
     let start = GENISTREAM.find("<genistreamtraits>").expect("block");
-    let end =
-        GENISTREAM.find("</genistreamtraits>").expect("block end") + "</genistreamtraits>".len();
+    let end = GENISTREAM.find("</genistreamtraits>").expect("block end") + "</genistreamtraits>".len();
     let xml = format!("{}{}", &GENISTREAM[..start], &GENISTREAM[end..]);
     let cap = Capture::from_bytes(&xml, vec![1, 0, 0x10, 0x27]).expect("reads");
     let conv = cap.height_conversion();
@@ -179,8 +174,7 @@ fn world_word_conversion_matches_genistream_scale() {
 #[test]
 fn no_traits_gives_raw_sensor_units() {
     let start = GENISTREAM.find("<worldrangetraits>").expect("block");
-    let end =
-        GENISTREAM.find("</genistreamtraits>").expect("block end") + "</genistreamtraits>".len();
+    let end = GENISTREAM.find("</genistreamtraits>").expect("block end") + "</genistreamtraits>".len();
     let xml = format!("{}{}", &GENISTREAM[..start], &GENISTREAM[end..]);
     let cap = Capture::from_bytes(&xml, vec![0, 0, 0x10, 0x27]).expect("reads");
     let conv = cap.height_conversion();

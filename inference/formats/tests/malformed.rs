@@ -22,12 +22,7 @@ fn xml(root_size: usize, layout: &str, subs: &[(&str, &str, usize, usize)], extr
 
 /// WORD range, width 4, plus BYTE intensity: 12 bytes a line.
 fn good_xml() -> String {
-    xml(
-        12,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 8, 4), ("BYTE", "Intensity", 4, 4)],
-        "",
-    )
+    xml(12, "SUBCOMPONENT", &[("WORD", "Range", 8, 4), ("BYTE", "Intensity", 4, 4)], "")
 }
 
 fn err(xml: &str, dat: Vec<u8>) -> IconError {
@@ -44,10 +39,7 @@ fn the_good_header_is_accepted() {
 
 #[test]
 fn not_xml() {
-    assert!(matches!(
-        err("<icon_data_format", vec![0; 4]),
-        IconError::Xml(_)
-    ));
+    assert!(matches!(err("<icon_data_format", vec![0; 4]), IconError::Xml(_)));
     assert!(matches!(err("", vec![0; 4]), IconError::Xml(_)));
 }
 
@@ -56,10 +48,7 @@ fn xml_that_is_not_icon() {
     let e = err("<html><body/></html>", vec![0; 4]);
     assert!(matches!(e, IconError::NotIcon(_)), "{e}");
     assert!(e.to_string().contains("<html>"));
-    let e = err(
-        "<icon_data_format><parameter name=\"size\">4</parameter></icon_data_format>",
-        vec![0; 4],
-    );
+    let e = err("<icon_data_format><parameter name=\"size\">4</parameter></icon_data_format>", vec![0; 4]);
     assert!(matches!(e, IconError::NotIcon(_)), "{e}");
 }
 
@@ -67,14 +56,8 @@ fn xml_that_is_not_icon() {
 fn unknown_value_type() {
     let x = xml(8, "SUBCOMPONENT", &[("DOUBLE", "Range", 8, 1)], "");
     match err(&x, vec![0; 8]) {
-        IconError::UnknownValueType {
-            subcomponent,
-            value_type,
-        } => {
-            assert_eq!(
-                (subcomponent.as_str(), value_type.as_str()),
-                ("Range", "DOUBLE")
-            );
+        IconError::UnknownValueType { subcomponent, value_type } => {
+            assert_eq!((subcomponent.as_str(), value_type.as_str()), ("Range", "DOUBLE"));
         }
         e => panic!("wrong error {e}"),
     }
@@ -84,12 +67,7 @@ fn unknown_value_type() {
 fn subcomponent_size_not_width_times_bytes_per_value() {
     let x = xml(7, "SUBCOMPONENT", &[("WORD", "Range", 7, 4)], "");
     match err(&x, vec![0; 14]) {
-        IconError::SubcomponentSize {
-            size,
-            width,
-            bytes_per_value,
-            ..
-        } => {
+        IconError::SubcomponentSize { size, width, bytes_per_value, .. } => {
             assert_eq!((size, width, bytes_per_value), (7, 4, 2));
         }
         e => panic!("wrong error {e}"),
@@ -98,18 +76,9 @@ fn subcomponent_size_not_width_times_bytes_per_value() {
 
 #[test]
 fn root_size_not_sum_of_subcomponents() {
-    let x = xml(
-        13,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 8, 4), ("BYTE", "Intensity", 4, 4)],
-        "",
-    );
+    let x = xml(13, "SUBCOMPONENT", &[("WORD", "Range", 8, 4), ("BYTE", "Intensity", 4, 4)], "");
     match err(&x, vec![0; 26]) {
-        IconError::LineSize {
-            declared,
-            summed,
-            context,
-        } => {
+        IconError::LineSize { declared, summed, context } => {
             assert_eq!((declared, summed, context.as_str()), (13, 12, "root"));
         }
         e => panic!("wrong error {e}"),
@@ -118,32 +87,17 @@ fn root_size_not_sum_of_subcomponents() {
 
 #[test]
 fn component_size_not_sum_of_subcomponents() {
-    let x = good_xml().replace(
-        "<parameter name=\"size\">12</parameter>\n\n",
-        "<parameter name=\"size\">11</parameter>\n\n",
-    );
-    assert!(matches!(
-        err(&x, vec![0; 24]),
-        IconError::LineSize { declared: 11, .. }
-    ));
+    let x = good_xml()
+        .replace("<parameter name=\"size\">12</parameter>\n\n", "<parameter name=\"size\">11</parameter>\n\n");
+    assert!(matches!(err(&x, vec![0; 24]), IconError::LineSize { declared: 11, .. }));
 }
 
 #[test]
 fn absurd_width() {
-    let x = xml(
-        2_000_000_000,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 2_000_000_000, 1_000_000_000)],
-        "",
-    );
+    let x = xml(2_000_000_000, "SUBCOMPONENT", &[("WORD", "Range", 2_000_000_000, 1_000_000_000)], "");
     assert!(matches!(err(&x, vec![0; 8]), IconError::Dimension { .. }));
     // Width 10^9 with a size that would fit the line limit.
-    let x = xml(
-        8,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 8, 1_000_000_000)],
-        "",
-    );
+    let x = xml(8, "SUBCOMPONENT", &[("WORD", "Range", 8, 1_000_000_000)], "");
     match err(&x, vec![0; 8]) {
         IconError::Dimension { value, max, .. } => {
             assert_eq!((value, max), (1_000_000_000, 65_536))
@@ -155,15 +109,9 @@ fn absurd_width() {
 #[test]
 fn zero_sizes() {
     let x = xml(0, "SUBCOMPONENT", &[("WORD", "Range", 0, 0)], "");
-    assert!(matches!(
-        err(&x, vec![0; 8]),
-        IconError::Dimension { value: 0, .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 8]), IconError::Dimension { value: 0, .. }));
     let x = xml(8, "SUBCOMPONENT", &[("WORD", "Range", 0, 0)], "");
-    assert!(matches!(
-        err(&x, vec![0; 8]),
-        IconError::Dimension { value: 0, .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 8]), IconError::Dimension { value: 0, .. }));
 }
 
 #[test]
@@ -176,15 +124,9 @@ fn line_size_beyond_limit() {
 #[test]
 fn negative_or_garbage_numbers() {
     let x = good_xml().replace(">12<", ">-12<");
-    assert!(matches!(
-        err(&x, vec![0; 24]),
-        IconError::InvalidParameter { .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 24]), IconError::InvalidParameter { .. }));
     let x = good_xml().replace(">12<", ">twelve<");
-    assert!(matches!(
-        err(&x, vec![0; 24]),
-        IconError::InvalidParameter { .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 24]), IconError::InvalidParameter { .. }));
 }
 
 #[test]
@@ -209,11 +151,7 @@ fn missing_files_are_io_errors_naming_the_path() {
 #[test]
 fn truncated_dat() {
     match err(&good_xml(), vec![0; 12 * 3 + 5]) {
-        IconError::Truncated {
-            len,
-            line_size,
-            remainder,
-        } => {
+        IconError::Truncated { len, line_size, remainder } => {
             assert_eq!((len, line_size, remainder), (41, 12, 5));
         }
         e => panic!("wrong error {e}"),
@@ -222,28 +160,11 @@ fn truncated_dat() {
 
 #[test]
 fn non_finite_float_range_reports_row_and_col() {
-    let x = xml(
-        12,
-        "SCAN",
-        &[("FLOAT", "Range", 8, 2), ("BYTE", "Intensity", 4, 4)],
-        "",
-    );
+    let x = xml(12, "SCAN", &[("FLOAT", "Range", 8, 2), ("BYTE", "Intensity", 4, 4)], "");
     // Intensity width differs from the range width: rejected before values are looked at.
-    assert!(matches!(
-        err(&x, vec![0; 12]),
-        IconError::WidthMismatch {
-            width: 4,
-            range_width: 2,
-            ..
-        }
-    ));
+    assert!(matches!(err(&x, vec![0; 12]), IconError::WidthMismatch { width: 4, range_width: 2, .. }));
 
-    let x = xml(
-        10,
-        "SCAN",
-        &[("FLOAT", "Range", 8, 2), ("BYTE", "Intensity", 2, 2)],
-        "",
-    );
+    let x = xml(10, "SCAN", &[("FLOAT", "Range", 8, 2), ("BYTE", "Intensity", 2, 2)], "");
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let mut dat = Vec::new();
         for (r, c) in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)] {
@@ -277,60 +198,30 @@ fn unknown_or_missing_layout() {
     let x = good_xml().replace("SUBCOMPONENT", "PLANAR");
     assert!(matches!(err(&x, vec![0; 24]), IconError::UnknownLayout(l) if l == "PLANAR"));
     let x = good_xml().replace("<parameter name=\"layout\">SUBCOMPONENT</parameter>", "");
-    assert!(matches!(
-        err(&x, vec![0; 24]),
-        IconError::MissingParameter { .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 24]), IconError::MissingParameter { .. }));
 }
 
 #[test]
 fn unsupported_value_types_for_known_subcomponents() {
     let x = xml(4, "SUBCOMPONENT", &[("INT", "Range", 4, 1)], "");
-    assert!(matches!(
-        err(&x, vec![0; 4]),
-        IconError::UnsupportedValueType { .. }
-    ));
-    let x = xml(
-        16,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 8, 4), ("WORD", "Intensity", 8, 4)],
-        "",
-    );
-    assert!(matches!(
-        err(&x, vec![0; 16]),
-        IconError::UnsupportedValueType {
-            expected: "BYTE",
-            ..
-        }
-    ));
-    let x = xml(
-        20,
-        "SUBCOMPONENT",
-        &[("WORD", "Range", 8, 4), ("INT", "Mark", 12, 3)],
-        "",
-    );
-    assert!(matches!(
-        err(&x, vec![0; 20]),
-        IconError::InvalidParameter { .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 4]), IconError::UnsupportedValueType { .. }));
+    let x = xml(16, "SUBCOMPONENT", &[("WORD", "Range", 8, 4), ("WORD", "Intensity", 8, 4)], "");
+    assert!(matches!(err(&x, vec![0; 16]), IconError::UnsupportedValueType { expected: "BYTE", .. }));
+    let x = xml(20, "SUBCOMPONENT", &[("WORD", "Range", 8, 4), ("INT", "Mark", 12, 3)], "");
+    assert!(matches!(err(&x, vec![0; 20]), IconError::InvalidParameter { .. }));
 }
 
 #[test]
 fn incomplete_traits() {
-    let traits =
-        "<worldrangetraits><parameter name=\"lower bound x\">0</parameter></worldrangetraits>";
+    let traits = "<worldrangetraits><parameter name=\"lower bound x\">0</parameter></worldrangetraits>";
     let x = xml(8, "SUBCOMPONENT", &[("WORD", "Range", 8, 4)], traits);
     match err(&x, vec![0; 8]) {
         IconError::MissingParameter { name, .. } => assert_eq!(name, "upper bound x"),
         e => panic!("wrong error {e}"),
     }
-    let traits =
-        "<worldrangetraits><parameter name=\"lower bound x\">nan</parameter></worldrangetraits>";
+    let traits = "<worldrangetraits><parameter name=\"lower bound x\">nan</parameter></worldrangetraits>";
     let x = xml(8, "SUBCOMPONENT", &[("WORD", "Range", 8, 4)], traits);
-    assert!(matches!(
-        err(&x, vec![0; 8]),
-        IconError::InvalidParameter { .. }
-    ));
+    assert!(matches!(err(&x, vec![0; 8]), IconError::InvalidParameter { .. }));
 }
 
 #[test]

@@ -4,9 +4,7 @@ mod common;
 
 use proptest::prelude::*;
 
-use prognos_formats::icon::{
-    encode, Capture, CaptureData, IntensityName, Layout, MarkValues, RangeValues,
-};
+use prognos_formats::icon::{encode, Capture, CaptureData, IntensityName, Layout, MarkValues, RangeValues};
 
 fn base(layout: Layout, float: bool) -> (String, Vec<u8>) {
     let (w, p) = (5, 3);

@@ -4,9 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use prognos_formats::icon::{
-    Capture, HeightUnits, IntensityName, Layout, RangePlane, RangeTraits, ValueType,
-};
+use prognos_formats::icon::{Capture, HeightUnits, IntensityName, Layout, RangePlane, RangeTraits, ValueType};
 
 const WIDTH: usize = 2560;
 const PROFILES: usize = 100;
@@ -54,12 +52,7 @@ fn check(cap: &Capture) {
     assert_eq!(cap.header().line_size, 12800);
     assert_eq!(
         cap.range_traits(),
-        Some(&RangeTraits::World {
-            lower_x: 130.306992,
-            upper_x: 370.141571,
-            lower_r: 62.224915,
-            upper_r: 117.414742,
-        })
+        Some(&RangeTraits::World { lower_x: 130.306992, upper_x: 370.141571, lower_r: 62.224915, upper_r: 117.414742 })
     );
     assert!(cap.genistream().is_none());
     assert!(cap.scatter().is_none());
@@ -101,9 +94,7 @@ fn check(cap: &Capture) {
             }
         }
     }
-    let expected_missing = (0..PROFILES * WIDTH)
-        .filter(|i| i.is_multiple_of(7))
-        .count();
+    let expected_missing = (0..PROFILES * WIDTH).filter(|i| i.is_multiple_of(7)).count();
     assert_eq!(missing, expected_missing);
     assert_eq!(valid + missing, PROFILES * WIDTH);
 

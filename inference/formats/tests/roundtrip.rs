@@ -5,15 +5,12 @@ mod common;
 use proptest::prelude::*;
 
 use prognos_formats::icon::{
-    encode, write_pair, Capture, CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues,
-    RangeTraits, RangeValues,
+    encode, write_pair, Capture, CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues, RangeTraits,
+    RangeValues,
 };
 
 fn finite_f64() -> impl Strategy<Value = f64> {
-    prop_oneof![
-        -1.0e6..1.0e6f64,
-        proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
-    ]
+    prop_oneof![-1.0e6..1.0e6f64, proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,]
 }
 
 fn finite_f32() -> impl Strategy<Value = f32> {
@@ -27,14 +24,12 @@ fn finite_f32() -> impl Strategy<Value = f32> {
 fn traits() -> impl Strategy<Value = Option<RangeTraits>> {
     prop_oneof![
         Just(None),
-        (finite_f64(), finite_f64(), finite_f64(), finite_f64()).prop_map(|(a, b, c, d)| Some(
-            RangeTraits::World {
-                lower_x: a,
-                upper_x: b,
-                lower_r: c,
-                upper_r: d,
-            }
-        )),
+        (finite_f64(), finite_f64(), finite_f64(), finite_f64()).prop_map(|(a, b, c, d)| Some(RangeTraits::World {
+            lower_x: a,
+            upper_x: b,
+            lower_r: c,
+            upper_r: d,
+        })),
         (
             finite_f64(),
             finite_f64(),

@@ -1,8 +1,8 @@
 //! SCAN (line-interleaved) layout against hand-computed bytes, and the writer producing the same bytes.
 
 use prognos_formats::icon::{
-    encode, Capture, CaptureData, HeightUnits, IntensityName, Layout, MarkKind, MarkValues,
-    RangePlane, RangeTraits, RangeValues,
+    encode, Capture, CaptureData, HeightUnits, IntensityName, Layout, MarkKind, MarkValues, RangePlane, RangeTraits,
+    RangeValues,
 };
 
 /// Width 2, two profiles: WORD range (4 bytes) + BYTE intensity (2) + standard mark (8) = 14 bytes a line.
@@ -98,12 +98,7 @@ fn writer_produces_the_same_scan_bytes() {
         intensity: Some((IntensityName::Intensity, vec![10, 20, 30, 40])),
         scatter: None,
         mark: Some(MarkValues::Standard(vec![[7, 0x0001_0000], [-1, 0]])),
-        range_traits: Some(RangeTraits::World {
-            lower_x: -1.0,
-            upper_x: 1.0,
-            lower_r: 10.0,
-            upper_r: 20.0,
-        }),
+        range_traits: Some(RangeTraits::World { lower_x: -1.0, upper_x: 1.0, lower_r: 10.0, upper_r: 20.0 }),
         genistream: None,
     };
     let (xml, dat) = encode(&data).expect("encodes");
@@ -128,9 +123,6 @@ fn subcomponent_layout_of_the_same_data_is_planar() {
     };
     assert!(range.is_contiguous());
     assert_eq!(range.to_vec(), vec![1, 258, 0, 65535]);
-    assert_eq!(
-        cap.intensity().expect("intensity").1.to_vec(),
-        vec![10, 20, 30, 40]
-    );
+    assert_eq!(cap.intensity().expect("intensity").1.to_vec(), vec![10, 20, 30, 40]);
     assert_eq!(cap.mark().expect("mark").standard(1), Some([-1, 0]));
 }

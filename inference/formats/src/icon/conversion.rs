@@ -89,12 +89,7 @@ impl HeightConversion {
             };
         }
         match (traits, value_type) {
-            (
-                Some(RangeTraits::World {
-                    lower_r, upper_r, ..
-                }),
-                ValueType::Word,
-            ) => {
+            (Some(RangeTraits::World { lower_r, upper_r, .. }), ValueType::Word) => {
                 let scale = (upper_r - lower_r) / 65534.0;
                 HeightConversion {
                     units: HeightUnits::Millimetres,
@@ -103,29 +98,18 @@ impl HeightConversion {
                     missing_raw: 0.0,
                 }
             }
-            (Some(RangeTraits::World { .. }), _) => HeightConversion {
-                units: HeightUnits::Millimetres,
-                scale: 1.0,
-                offset: 0.0,
-                missing_raw: 0.0,
-            },
-            (
-                Some(RangeTraits::Sensor {
-                    origin_z, scale_z, ..
-                }),
-                _,
-            ) => HeightConversion {
+            (Some(RangeTraits::World { .. }), _) => {
+                HeightConversion { units: HeightUnits::Millimetres, scale: 1.0, offset: 0.0, missing_raw: 0.0 }
+            }
+            (Some(RangeTraits::Sensor { origin_z, scale_z, .. }), _) => HeightConversion {
                 units: HeightUnits::SensorUnits,
                 scale: *scale_z as f32,
                 offset: *origin_z as f32,
                 missing_raw: 0.0,
             },
-            (None, _) => HeightConversion {
-                units: HeightUnits::SensorUnits,
-                scale: 1.0,
-                offset: 0.0,
-                missing_raw: 0.0,
-            },
+            (None, _) => {
+                HeightConversion { units: HeightUnits::SensorUnits, scale: 1.0, offset: 0.0, missing_raw: 0.0 }
+            }
         }
     }
 }
@@ -144,9 +128,7 @@ pub fn column_x_mm(
         return Some(g.a_offset + col as f64 * g.a_scale);
     }
     match traits {
-        Some(RangeTraits::World {
-            lower_x, upper_x, ..
-        }) => {
+        Some(RangeTraits::World { lower_x, upper_x, .. }) => {
             if width < 2 {
                 Some(*lower_x)
             } else {

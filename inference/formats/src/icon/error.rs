@@ -153,9 +153,6 @@ pub enum IconError {
 impl IconError {
     /// Wraps an i/o error with the path it concerns.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> IconError {
-        IconError::Io {
-            path: path.into(),
-            source,
-        }
+        IconError::Io { path: path.into(), source }
     }
 }

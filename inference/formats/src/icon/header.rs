@@ -110,18 +110,11 @@ impl Header {
 
     /// All subcomponents of all components, in `.dat` order, with their component index.
     pub fn subcomponents(&self) -> impl Iterator<Item = (usize, &Subcomponent)> + '_ {
-        self.components
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| c.subcomponents.iter().map(move |s| (ci, s)))
+        self.components.iter().enumerate().flat_map(|(ci, c)| c.subcomponents.iter().map(move |s| (ci, s)))
     }
 
     /// Index of the first component holding a Range subcomponent.
     pub fn range_component(&self) -> Option<usize> {
-        self.components.iter().position(|c| {
-            c.subcomponents
-                .iter()
-                .any(|s| s.kind == SubcomponentKind::Range)
-        })
+        self.components.iter().position(|c| c.subcomponents.iter().any(|s| s.kind == SubcomponentKind::Range))
     }
 }

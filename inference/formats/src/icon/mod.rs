@@ -17,14 +17,13 @@ mod xml;
 pub use conversion::{HeightConversion, HeightUnits};
 pub use error::IconError;
 pub use header::{
-    Component, Header, Subcomponent, SubcomponentKind, MAX_COMPONENT_HEIGHT, MAX_LINE_SIZE,
-    MAX_SUBCOMPONENTS, MAX_WIDTH, MAX_XML_LEN,
+    Component, Header, Subcomponent, SubcomponentKind, MAX_COMPONENT_HEIGHT, MAX_LINE_SIZE, MAX_SUBCOMPONENTS,
+    MAX_WIDTH, MAX_XML_LEN,
 };
 pub use plane::{LeValue, Plane, Row, RowIter, Rows};
 pub use reader::Capture;
 pub use types::{
-    CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues, RangeTraits, RangeValues,
-    ValueType,
+    CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues, RangeTraits, RangeValues, ValueType,
 };
 pub use views::{AnyPlane, MarkKind, MarkPlane, RangePlane, RawRow, RawRowIter};
 pub use writer::{encode, write_pair};

@@ -56,49 +56,20 @@ pub struct Plane<'a, T: LeValue> {
 
 impl<'a, T: LeValue> Plane<'a, T> {
     /// A plane over `bytes`: row `r` starts at `offset + r * stride`; `None` when that would not fit.
-    pub fn new(
-        bytes: &'a [u8],
-        offset: usize,
-        stride: usize,
-        width: usize,
-        rows: usize,
-    ) -> Option<Plane<'a, T>> {
+    pub fn new(bytes: &'a [u8], offset: usize, stride: usize, width: usize, rows: usize) -> Option<Plane<'a, T>> {
         let row_bytes = width.checked_mul(T::SIZE)?;
         if rows > 0 {
-            let end = (rows - 1)
-                .checked_mul(stride)?
-                .checked_add(offset)?
-                .checked_add(row_bytes)?;
+            let end = (rows - 1).checked_mul(stride)?.checked_add(offset)?.checked_add(row_bytes)?;
             if end > bytes.len() || stride < row_bytes {
                 return None;
             }
         }
-        Some(Plane {
-            bytes,
-            offset,
-            stride,
-            width,
-            rows,
-            _t: PhantomData,
-        })
+        Some(Plane { bytes, offset, stride, width, rows, _t: PhantomData })
     }
 
     /// A plane without the fit check; every access is still bounds-checked.
-    pub(crate) fn from_parts(
-        bytes: &'a [u8],
-        offset: usize,
-        stride: usize,
-        width: usize,
-        rows: usize,
-    ) -> Plane<'a, T> {
-        Plane {
-            bytes,
-            offset,
-            stride,
-            width,
-            rows,
-            _t: PhantomData,
-        }
+    pub(crate) fn from_parts(bytes: &'a [u8], offset: usize, stride: usize, width: usize, rows: usize) -> Plane<'a, T> {
+        Plane { bytes, offset, stride, width, rows, _t: PhantomData }
     }
 
     /// Values per row.
@@ -125,10 +96,7 @@ impl<'a, T: LeValue> Plane<'a, T> {
         let start = r.checked_mul(self.stride)?.checked_add(self.offset)?;
         let end = self.width.checked_mul(T::SIZE)?.checked_add(start)?;
         let bytes = self.bytes.get(start..end)?;
-        Some(Row {
-            bytes,
-            _t: PhantomData,
-        })
+        Some(Row { bytes, _t: PhantomData })
     }
 
     /// Value at (`row`, `col`), or `None` when out of range.
@@ -142,10 +110,7 @@ impl<'a, T: LeValue> Plane<'a, T> {
 
     /// Iterates over rows in order.
     pub fn iter_rows(&self) -> Rows<'a, T> {
-        Rows {
-            plane: *self,
-            next: 0,
-        }
+        Rows { plane: *self, next: 0 }
     }
 
     /// The raw little-endian bytes of the whole plane when contiguous (SUBCOMPONENT layout).
@@ -203,10 +168,7 @@ impl<'a, T: LeValue> Row<'a, T> {
     /// Iterates over the values, decoding little-endian (vectorises well).
     #[inline]
     pub fn iter(&self) -> RowIter<'a, T> {
-        RowIter {
-            chunks: self.bytes.chunks_exact(T::SIZE),
-            _t: PhantomData,
-        }
+        RowIter { chunks: self.bytes.chunks_exact(T::SIZE), _t: PhantomData }
     }
 
     /// The row's raw little-endian bytes.
@@ -248,8 +210,7 @@ impl<T: LeValue> Iterator for RowIter<'_, T> {
     }
     #[inline]
     fn fold<B, F: FnMut(B, T) -> B>(self, init: B, mut f: F) -> B {
-        self.chunks
-            .fold(init, move |acc, c| f(acc, T::from_le_chunk(c)))
+        self.chunks.fold(init, move |acc, c| f(acc, T::from_le_chunk(c)))
     }
 }
 

@@ -9,8 +9,7 @@ use super::conversion::{self, HeightConversion};
 use super::header::{Header, SubcomponentKind, MAX_XML_LEN};
 use super::plane::{LeValue, Plane};
 use super::types::{
-    CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues, RangeTraits, RangeValues,
-    ValueType,
+    CaptureData, GeniStreamTraits, IntensityName, Layout, MarkValues, RangeTraits, RangeValues, ValueType,
 };
 use super::views::{AnyPlane, MarkPlane, RangePlane};
 use super::IconError;
@@ -58,18 +57,12 @@ pub struct Capture {
 
 impl Capture {
     /// Opens a capture: parses `xml_path`, memory-maps `dat_path` and validates both.
-    pub fn open(
-        xml_path: impl AsRef<Path>,
-        dat_path: impl AsRef<Path>,
-    ) -> Result<Capture, IconError> {
+    pub fn open(xml_path: impl AsRef<Path>, dat_path: impl AsRef<Path>) -> Result<Capture, IconError> {
         let (xml_path, dat_path) = (xml_path.as_ref(), dat_path.as_ref());
         let xml = read_xml(xml_path)?;
         let header = Header::parse(&xml)?;
         let file = File::open(dat_path).map_err(|e| IconError::io(dat_path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| IconError::io(dat_path, e))?
-            .len();
+        let len = file.metadata().map_err(|e| IconError::io(dat_path, e))?.len();
         if len == 0 {
             return Err(IconError::EmptyDat);
         }
@@ -79,8 +72,8 @@ impl Capture {
         // if another process truncates or rewrites the file while it is mapped; captures are written once
         // and published by rename (see `write_pair`), and the ingest side hands over only complete, settled
         // files, so the mapped bytes do not change for the lifetime of this `Capture`.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
-            .map_err(|e| IconError::io(dat_path, e))?;
+        let map =
+            unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|e| IconError::io(dat_path, e))?;
         Capture::build(header, Backing::Mapped(map))
     }
 
@@ -97,11 +90,7 @@ impl Capture {
         }
         let line = header.line_size;
         if !len.is_multiple_of(line) {
-            return Err(IconError::Truncated {
-                len: len as u64,
-                line_size: line,
-                remainder: len % line,
-            });
+            return Err(IconError::Truncated { len: len as u64, line_size: line, remainder: len % line });
         }
         let profiles = len / line;
         let component = header.range_component().ok_or(IconError::MissingRange)?;
@@ -114,12 +103,7 @@ impl Capture {
                 Layout::Subcomponent => (before * profiles, s.size),
                 Layout::Scan => (before, line),
             };
-            locs.push(Loc {
-                offset,
-                stride,
-                width: s.width,
-                value_type: s.value_type,
-            });
+            locs.push(Loc { offset, stride, width: s.width, value_type: s.value_type });
             before += s.size;
         }
 
@@ -151,11 +135,7 @@ impl Capture {
         let subs: Vec<_> = header.subcomponents().map(|(_, s)| s.clone()).collect();
         let range_sub = &subs[range];
         if !matches!(range_sub.value_type, ValueType::Word | ValueType::Float) {
-            return Err(unsupported(
-                &range_sub.name,
-                range_sub.value_type,
-                "WORD or FLOAT",
-            ));
+            return Err(unsupported(&range_sub.name, range_sub.value_type, "WORD or FLOAT"));
         }
         let intensity = match intensity {
             None => None,
@@ -187,17 +167,7 @@ impl Capture {
             }
         }
 
-        let capture = Capture {
-            header,
-            dat,
-            profiles,
-            component,
-            locs,
-            range,
-            intensity,
-            scatter,
-            mark,
-        };
+        let capture = Capture { header, dat, profiles, component, locs, range, intensity, scatter, mark };
         if let RangePlane::Float(p) = capture.range() {
             check_finite(&p)?;
         }
@@ -291,11 +261,7 @@ impl Capture {
 
     /// How to turn raw range values into heights (GenIStream traits win over world/sensor traits).
     pub fn height_conversion(&self) -> HeightConversion {
-        HeightConversion::for_range(
-            self.range_value_type(),
-            self.range_traits(),
-            self.genistream(),
-        )
+        HeightConversion::for_range(self.range_value_type(), self.range_traits(), self.genistream())
     }
 
     /// x in millimetres of column `col`, when the traits allow it (GenIStream a-axis, else world bounds).
@@ -331,11 +297,7 @@ impl Capture {
 }
 
 fn unsupported(name: &str, vt: ValueType, expected: &'static str) -> IconError {
-    IconError::UnsupportedValueType {
-        subcomponent: name.to_string(),
-        value_type: vt.to_string(),
-        expected,
-    }
+    IconError::UnsupportedValueType { subcomponent: name.to_string(), value_type: vt.to_string(), expected }
 }
 
 fn check_byte_plane(s: &super::header::Subcomponent, range_width: usize) -> Result<(), IconError> {
@@ -343,11 +305,7 @@ fn check_byte_plane(s: &super::header::Subcomponent, range_width: usize) -> Resu
         return Err(unsupported(&s.name, s.value_type, "BYTE"));
     }
     if s.width != range_width {
-        return Err(IconError::WidthMismatch {
-            subcomponent: s.name.clone(),
-            width: s.width,
-            range_width,
-        });
+        return Err(IconError::WidthMismatch { subcomponent: s.name.clone(), width: s.width, range_width });
     }
     Ok(())
 }

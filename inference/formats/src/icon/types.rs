@@ -63,14 +63,9 @@ impl ValueType {
     /// Parses an `.xml` value type, case-insensitively; `None` for anything else.
     pub fn parse(s: &str) -> Option<ValueType> {
         let s = s.trim();
-        [
-            ValueType::Byte,
-            ValueType::Word,
-            ValueType::Int,
-            ValueType::Float,
-        ]
-        .into_iter()
-        .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        [ValueType::Byte, ValueType::Word, ValueType::Int, ValueType::Float]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
     }
 }
 

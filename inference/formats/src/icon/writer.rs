@@ -62,11 +62,7 @@ fn temp_name(target: &Path) -> PathBuf {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), IconError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| IconError::io(path, e))?;
+    let mut f = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| IconError::io(path, e))?;
     f.write_all(bytes).map_err(|e| IconError::io(path, e))?;
     f.sync_all().map_err(|e| IconError::io(path, e))
 }
@@ -125,11 +121,7 @@ fn validate(data: &CaptureData) -> Result<Vec<PlaneSpec>, IconError> {
     }];
     if let RangeValues::Float(v) = &data.range {
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(IconError::NonFiniteRange {
-                row: i / width,
-                col: i % width,
-                value: v[i],
-            });
+            return Err(IconError::NonFiniteRange { row: i / width, col: i % width, value: v[i] });
         }
     }
     if let Some((name, v)) = &data.intensity {
@@ -142,13 +134,7 @@ fn validate(data: &CaptureData) -> Result<Vec<PlaneSpec>, IconError> {
     }
     if let Some(m) = &data.mark {
         check_len("mark", profiles, m.len())?;
-        planes.push(PlaneSpec {
-            source: Source::Mark,
-            name: "Mark",
-            value_type: "INT",
-            width: m.words(),
-            bpv: 4,
-        });
+        planes.push(PlaneSpec { source: Source::Mark, name: "Mark", value_type: "INT", width: m.words(), bpv: 4 });
     }
     let line: usize = planes.iter().map(PlaneSpec::size).sum();
     check_dim("bytes per profile line", line as u64, 1, MAX_LINE_SIZE)?;
@@ -169,34 +155,21 @@ fn validate(data: &CaptureData) -> Result<Vec<PlaneSpec>, IconError> {
 }
 
 fn byte_plane(source: Source, name: &'static str, width: usize) -> PlaneSpec {
-    PlaneSpec {
-        source,
-        name,
-        value_type: "BYTE",
-        width,
-        bpv: 1,
-    }
+    PlaneSpec { source, name, value_type: "BYTE", width, bpv: 1 }
 }
 
 fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), IconError> {
     if expected == found {
         Ok(())
     } else {
-        Err(IconError::DataLength {
-            what,
-            expected,
-            found,
-        })
+        Err(IconError::DataLength { what, expected, found })
     }
 }
 
 /// Text must survive the XML round trip unchanged: no control characters, no surrounding blanks.
 fn check_text(what: &'static str, s: &str) -> Result<(), IconError> {
     if s.chars().any(char::is_control) || s.trim() != s {
-        return Err(IconError::InvalidText {
-            what,
-            value: s.to_string(),
-        });
+        return Err(IconError::InvalidText { what, value: s.to_string() });
     }
     Ok(())
 }
@@ -204,25 +177,13 @@ fn check_text(what: &'static str, s: &str) -> Result<(), IconError> {
 fn check_traits(t: Option<&RangeTraits>, g: Option<&GeniStreamTraits>) -> Result<(), IconError> {
     let mut values: Vec<(&'static str, f64)> = Vec::new();
     match t {
-        Some(RangeTraits::World {
-            lower_x,
-            upper_x,
-            lower_r,
-            upper_r,
-        }) => values.extend([
+        Some(RangeTraits::World { lower_x, upper_x, lower_r, upper_r }) => values.extend([
             ("lower bound x", *lower_x),
             ("upper bound x", *upper_x),
             ("lower bound r", *lower_r),
             ("upper bound r", *upper_r),
         ]),
-        Some(RangeTraits::Sensor {
-            origin_x,
-            scale_x,
-            origin_z,
-            scale_z,
-            fov_x,
-            fov_z,
-        }) => {
+        Some(RangeTraits::Sensor { origin_x, scale_x, origin_z, scale_z, fov_x, fov_z }) => {
             values.extend([
                 ("origin x", *origin_x),
                 ("scale x", *scale_x),
@@ -279,21 +240,12 @@ fn header_xml(data: &CaptureData, planes: &[PlaneSpec]) -> Result<String, IconEr
     p(&mut x, "  ", "size", &line);
     p(&mut x, "  ", "version", &1);
     p(&mut x, "  ", "layout", &data.layout.as_str());
-    let _ = writeln!(
-        x,
-        "  <component valuetype=\"Hi3D\" name=\"{}\">",
-        escape(&data.component_name)
-    );
+    let _ = writeln!(x, "  <component valuetype=\"Hi3D\" name=\"{}\">", escape(&data.component_name));
     p(&mut x, "    ", "size", &line);
     p(&mut x, "    ", "height", &1);
     let i6 = "      ";
     match &data.range_traits {
-        Some(RangeTraits::World {
-            lower_x,
-            upper_x,
-            lower_r,
-            upper_r,
-        }) => {
+        Some(RangeTraits::World { lower_x, upper_x, lower_r, upper_r }) => {
             x.push_str("    <worldrangetraits>\n");
             p(&mut x, i6, "lower bound x", lower_x);
             p(&mut x, i6, "lower bound r", lower_r);
@@ -302,14 +254,7 @@ fn header_xml(data: &CaptureData, planes: &[PlaneSpec]) -> Result<String, IconEr
             p(&mut x, i6, "coordinate unit", &"");
             x.push_str("    </worldrangetraits>\n");
         }
-        Some(RangeTraits::Sensor {
-            origin_x,
-            scale_x,
-            origin_z,
-            scale_z,
-            fov_x,
-            fov_z,
-        }) => {
+        Some(RangeTraits::Sensor { origin_x, scale_x, origin_z, scale_z, fov_x, fov_z }) => {
             x.push_str("    <sensorrangetraits>\n");
             for (i, v) in fov_x.iter().enumerate() {
                 p(&mut x, i6, &format!("fov x{i}"), v);
@@ -346,11 +291,7 @@ fn header_xml(data: &CaptureData, planes: &[PlaneSpec]) -> Result<String, IconEr
         x.push_str("    </genistreamtraits>\n");
     }
     for s in planes {
-        let _ = writeln!(
-            x,
-            "    <subcomponent valuetype=\"{}\" name=\"{}\">",
-            s.value_type, s.name
-        );
+        let _ = writeln!(x, "    <subcomponent valuetype=\"{}\" name=\"{}\">", s.value_type, s.name);
         p(&mut x, i6, "size", &s.size());
         p(&mut x, i6, "width", &s.width);
         x.push_str("    </subcomponent>\n");
@@ -363,13 +304,7 @@ fn header_xml(data: &CaptureData, planes: &[PlaneSpec]) -> Result<String, IconEr
 fn push_row(out: &mut Vec<u8>, data: &CaptureData, source: Source, r: usize) {
     let w = data.width;
     let cells = r * w..(r + 1) * w;
-    match (
-        source,
-        &data.range,
-        &data.intensity,
-        &data.scatter,
-        &data.mark,
-    ) {
+    match (source, &data.range, &data.intensity, &data.scatter, &data.mark) {
         (Source::Range, RangeValues::Word(v), ..) => {
             for x in &v[cells] {
                 out.extend_from_slice(&x.to_le_bytes());

@@ -3,8 +3,8 @@
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::header::{
-    Component, Header, Subcomponent, SubcomponentKind, MAX_COMPONENT_HEIGHT, MAX_LINE_SIZE,
-    MAX_SUBCOMPONENTS, MAX_WIDTH, MAX_XML_LEN,
+    Component, Header, Subcomponent, SubcomponentKind, MAX_COMPONENT_HEIGHT, MAX_LINE_SIZE, MAX_SUBCOMPONENTS,
+    MAX_WIDTH, MAX_XML_LEN,
 };
 use super::types::{GeniStreamTraits, Layout, RangeTraits, ValueType};
 use super::IconError;
@@ -37,18 +37,11 @@ fn param<'a>(el: &Node<'a, '_>, name: &str) -> Option<&'a str> {
 
 /// A required parameter as text.
 fn required<'a>(el: &Node<'a, '_>, name: &str, ctx: &str) -> Result<&'a str, IconError> {
-    param(el, name).ok_or_else(|| IconError::MissingParameter {
-        name: name.to_string(),
-        context: ctx.to_string(),
-    })
+    param(el, name).ok_or_else(|| IconError::MissingParameter { name: name.to_string(), context: ctx.to_string() })
 }
 
 fn invalid(name: &str, ctx: &str, value: &str) -> IconError {
-    IconError::InvalidParameter {
-        name: name.to_string(),
-        context: ctx.to_string(),
-        value: truncate(value),
-    }
+    IconError::InvalidParameter { name: name.to_string(), context: ctx.to_string(), value: truncate(value) }
 }
 
 /// Keeps error messages short even for hostile input.
@@ -61,13 +54,7 @@ fn truncate(s: &str) -> String {
 }
 
 /// A required unsigned integer parameter within `min..=max`.
-fn required_count(
-    el: &Node<'_, '_>,
-    name: &str,
-    ctx: &str,
-    min: usize,
-    max: usize,
-) -> Result<usize, IconError> {
+fn required_count(el: &Node<'_, '_>, name: &str, ctx: &str, min: usize, max: usize) -> Result<usize, IconError> {
     let text = required(el, name, ctx)?;
     let v: u64 = text.parse().map_err(|_| invalid(name, ctx, text))?;
     check_dim(&format!("{ctx} {name}"), v, min, max)
@@ -76,12 +63,7 @@ fn required_count(
 /// Checks a dimension against its limits.
 pub(crate) fn check_dim(what: &str, v: u64, min: usize, max: usize) -> Result<usize, IconError> {
     if v < min as u64 || v > max as u64 {
-        return Err(IconError::Dimension {
-            what: what.to_string(),
-            value: v,
-            min: min as u64,
-            max: max as u64,
-        });
+        return Err(IconError::Dimension { what: what.to_string(), value: v, min: min as u64, max: max as u64 });
     }
     Ok(v as usize)
 }
@@ -96,9 +78,7 @@ fn required_f64(el: &Node<'_, '_>, name: &str, ctx: &str) -> Result<f64, IconErr
 fn optional_f64(el: &Node<'_, '_>, name: &str, ctx: &str) -> Result<Option<f64>, IconError> {
     match param(el, name) {
         None | Some("") => Ok(None),
-        Some(text) => parse_f64(text)
-            .map(Some)
-            .ok_or_else(|| invalid(name, ctx, text)),
+        Some(text) => parse_f64(text).map(Some).ok_or_else(|| invalid(name, ctx, text)),
     }
 }
 
@@ -116,10 +96,7 @@ pub(crate) fn parse_header(xml: &str) -> Result<Header, IconError> {
             max: MAX_XML_LEN as u64,
         });
     }
-    let opts = ParsingOptions {
-        allow_dtd: false,
-        ..ParsingOptions::default()
-    };
+    let opts = ParsingOptions { allow_dtd: false, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(xml, opts).map_err(|e| IconError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if !is_tag(&root, "icon_data_format") {
@@ -147,9 +124,7 @@ pub(crate) fn parse_header(xml: &str) -> Result<Header, IconError> {
         components.push(comp);
     }
     if n_sub == 0 {
-        return Err(IconError::NotIcon(
-            "no <component> with a <subcomponent> under <icon_data_format>".to_string(),
-        ));
+        return Err(IconError::NotIcon("no <component> with a <subcomponent> under <icon_data_format>".to_string()));
     }
 
     let layout = match param(&root, "layout") {
@@ -158,28 +133,14 @@ pub(crate) fn parse_header(xml: &str) -> Result<Header, IconError> {
         Some(l) => return Err(IconError::UnknownLayout(truncate(l))),
         // With a single subcomponent both layouts are the same bytes.
         None if n_sub == 1 => Layout::Subcomponent,
-        None => {
-            return Err(IconError::MissingParameter {
-                name: "layout".to_string(),
-                context: "root".to_string(),
-            })
-        }
+        None => return Err(IconError::MissingParameter { name: "layout".to_string(), context: "root".to_string() }),
     };
 
     let summed: usize = components.iter().map(|c| c.size).sum();
     if summed != line_size {
-        return Err(IconError::LineSize {
-            context: "root".to_string(),
-            declared: line_size,
-            summed,
-        });
+        return Err(IconError::LineSize { context: "root".to_string(), declared: line_size, summed });
     }
-    Ok(Header {
-        line_size,
-        version,
-        layout,
-        components,
-    })
+    Ok(Header { line_size, version, layout, components })
 }
 
 fn parse_component(c: &Node<'_, '_>) -> Result<Component, IconError> {
@@ -213,11 +174,7 @@ fn parse_component(c: &Node<'_, '_>) -> Result<Component, IconError> {
     }
     let summed: usize = subcomponents.iter().map(|s| s.size).sum();
     if summed != size {
-        return Err(IconError::LineSize {
-            context: ctx,
-            declared: size,
-            summed,
-        });
+        return Err(IconError::LineSize { context: ctx, declared: size, summed });
     }
     Ok(Component {
         name,
@@ -234,28 +191,15 @@ fn parse_subcomponent(s: &Node<'_, '_>) -> Result<Subcomponent, IconError> {
     let name = s.attribute("name").unwrap_or("").to_string();
     let ctx = format!("subcomponent \"{}\"", truncate(&name));
     let vt_text = s.attribute("valuetype").unwrap_or("");
-    let value_type = ValueType::parse(vt_text).ok_or_else(|| IconError::UnknownValueType {
-        subcomponent: truncate(&name),
-        value_type: truncate(vt_text),
-    })?;
+    let value_type = ValueType::parse(vt_text)
+        .ok_or_else(|| IconError::UnknownValueType { subcomponent: truncate(&name), value_type: truncate(vt_text) })?;
     let size = required_count(s, "size", &ctx, 1, MAX_LINE_SIZE)?;
     let width = required_count(s, "width", &ctx, 1, MAX_WIDTH)?;
     let bpv = value_type.bytes_per_value();
     if width.checked_mul(bpv) != Some(size) {
-        return Err(IconError::SubcomponentSize {
-            subcomponent: truncate(&name),
-            size,
-            width,
-            bytes_per_value: bpv,
-        });
+        return Err(IconError::SubcomponentSize { subcomponent: truncate(&name), size, width, bytes_per_value: bpv });
     }
-    Ok(Subcomponent {
-        kind: SubcomponentKind::from_name(&name),
-        name,
-        value_type,
-        size,
-        width,
-    })
+    Ok(Subcomponent { kind: SubcomponentKind::from_name(&name), name, value_type, size, width })
 }
 
 fn parse_world(el: &Node<'_, '_>) -> Result<RangeTraits, IconError> {
