@@ -340,6 +340,33 @@ model = lightgbm.LGBMClassifier(
     random_state=SEED, deterministic=True, force_col_wise=True, n_jobs=1, verbose=-1,
 )
 model.fit(x_fit, y_fit, sample_weight=w_fit)
+
+
+def snap_thresholds_to_float32(fitted: lightgbm.LGBMClassifier) -> None:
+    """Rewrite every split threshold t as the largest float32 <= t.
+
+    LightGBM keeps thresholds as float64, ONNX's TreeEnsemble as float32. For a float32 feature x,
+    `x <= t` and `x <= floor32(t)` always agree (no float32 lies between them), so after this the model
+    makes exactly the same decisions in LightGBM and in ONNX Runtime on every input the service can send.
+    Rounding to the nearest float32 instead (what the converter does) flips the rare x that lands between.
+    """
+    def snap(match: re.Match) -> str:
+        snapped = []
+        for text in match.group(1).split():
+            t = float(text)
+            f = np.float32(t)
+            if float(f) > t:
+                f = np.nextafter(f, np.float32(-np.inf))
+            snapped.append(repr(float(f)))
+        return "threshold=" + " ".join(snapped)
+
+    model_text = re.sub(r"^threshold=(.*)$", snap, fitted.booster_.model_to_string(), flags=re.M)
+    # The header's byte sizes of each tree no longer hold; without them LightGBM parses trees in sequence.
+    model_text = re.sub(r"^tree_sizes=.*\n", "", model_text, flags=re.M)
+    fitted._Booster = lightgbm.Booster(model_str=model_text)
+
+
+snap_thresholds_to_float32(model)
 CLASSES = [str(c) for c in model.classes_]  # sorted: ["defect", "healthy"]
 HEALTHY_COL = CLASSES.index(HEALTHY)
 

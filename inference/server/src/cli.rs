@@ -38,6 +38,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Simulators for training data, tests and demos.
+    Simulate {
+        /// What to simulate.
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
     /// Manage API tokens.
     Token {
         /// What to do with tokens.
@@ -69,5 +75,28 @@ pub enum TokenCommand {
         /// viewer, operator, data-scientist or admin.
         #[arg(long)]
         role: prognos_core::Role,
+    },
+}
+
+/// `prognos simulate ...`
+#[derive(Debug, Subcommand)]
+pub enum SimulateCommand {
+    /// Seeded SICK iCon captures of polyurethane ride wheels, healthy and with every failure mode.
+    Wheels {
+        /// Write `DIR/Cam_01/`, `DIR/Cam_02/` capture pairs and `DIR/labels.csv`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write labelled `wheel-v1` feature rows of the same captures (training-data format).
+        #[arg(long)]
+        training_csv: Option<PathBuf>,
+        /// Number of captures.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// Seed of the whole plan: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads for featurizing training rows (the output does not depend on it).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use prognos_core::Settings;
-use prognos_server::cli::{Cli, Command, ModelsCommand, TokenCommand};
+use prognos_server::cli::{Cli, Command, ModelsCommand, SimulateCommand, TokenCommand};
 use prognos_server::{commands, shutdown, telemetry, Application};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         Command::Score { model, file, output } => commands::score_csv::run(&settings, &model, &file, output.as_deref()),
         Command::Models { command: ModelsCommand::List } => commands::models::list(&settings),
         Command::Models { command: ModelsCommand::Validate { path } } => commands::models::validate(&settings, &path),
+        Command::Simulate { command: SimulateCommand::Wheels { out, training_csv, count, seed, threads } } => {
+            commands::simulate::wheels(out, training_csv, count, seed, threads)
+        }
         Command::Token { command: TokenCommand::Create { name, role } } => {
             commands::token::create(&settings, &name, role)
         }

@@ -2,4 +2,5 @@
 
 pub mod models;
 pub mod score_csv;
+pub mod simulate;
 pub mod token;
