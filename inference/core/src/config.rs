@@ -191,7 +191,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
-    /// A tracing filter such as `info` or `prognos=debug,info`; `RUST_LOG` overrides it. Default `info`.
+    /// A tracing filter such as `info` or `prognos_server=debug,info`; `RUST_LOG` overrides it.
+    /// Default `info,ort=warn` (ONNX Runtime's own info lines are many).
     pub filter: String,
     /// `text` or `json`. Default `text`.
     pub format: LogFormat,
@@ -199,7 +200,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { filter: "info".into(), format: LogFormat::Text }
+        Self { filter: "info,ort=warn".into(), format: LogFormat::Text }
     }
 }
 

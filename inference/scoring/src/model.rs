@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ort::session::{builder::GraphOptimizationLevel, Session};
+use ort::session::{builder::GraphOptimizationLevel, HasSelectedOutputs, OutputSelector, RunOptions, Session};
 use ort::value::{DynMapValueType, TensorRef, ValueType};
 
 use crate::card::{InputDtype, ModelCard};
@@ -34,6 +34,8 @@ pub struct Model {
     reader: OutputReader,
     /// ZipMap key (as text) -> column in `card.output.classes`.
     key_columns: HashMap<String, usize>,
+    /// Fetches only the probability output (the label output is computed only at warm-up).
+    probabilities_only: RunOptions<HasSelectedOutputs>,
     dir: PathBuf,
 }
 
@@ -65,7 +67,11 @@ impl Model {
         check_input(&card, session.inputs()).map_err(mismatch)?;
         let reader = check_outputs(&card, session.outputs()).map_err(mismatch)?;
         let key_columns = card.output.classes.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
-        let mut model = Model { card: Arc::new(card), session, reader, key_columns, dir: dir.to_path_buf() };
+        let probabilities_only = RunOptions::new()
+            .map(|o| o.with_outputs(OutputSelector::no_default().with(card.output.name.clone())))
+            .map_err(|e| load_err(e.to_string()))?;
+        let mut model =
+            Model { card: Arc::new(card), session, reader, key_columns, probabilities_only, dir: dir.to_path_buf() };
         model.warm_up()?;
         let secs = started.elapsed().as_secs_f64();
         metrics::histogram!("prognos_model_load_seconds", "model" => model.card.name.clone()).record(secs);
@@ -127,10 +133,13 @@ impl Model {
         .map_err(|e| self.inference_error(e))?;
         let card = Arc::clone(&self.card);
         let reader = self.reader;
-        let outputs = self
-            .session
-            .run(vec![(std::borrow::Cow::from(input_name), input)])
-            .map_err(|e| ScoringError::Inference { model: card.id(), reason: e.to_string() })?;
+        let inputs = vec![(std::borrow::Cow::from(input_name), input)];
+        let outputs = if labels {
+            self.session.run(inputs)
+        } else {
+            self.session.run_with_options(inputs, &self.probabilities_only)
+        }
+        .map_err(|e| ScoringError::Inference { model: card.id(), reason: e.to_string() })?;
         let err = |reason: String| ScoringError::Inference { model: card.id(), reason };
         let value = outputs
             .get(&card.output.name)
