@@ -16,10 +16,7 @@ use prognos_formats::icon::{encode, Capture, Layout};
 use prognos_simulate::{simulate, Encoding, FailureMode, WheelSpec};
 
 fn capture_bytes(encoding: Encoding) -> (String, Vec<u8>) {
-    let at = Utc
-        .with_ymd_and_hms(2026, 11, 22, 0, 21, 30)
-        .single()
-        .expect("valid time");
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 0, 21, 30).single().expect("valid time");
     let mut spec = WheelSpec::healthy("W07", "Cam_02", at, 7);
     spec.failure = Some((FailureMode::Chunking, 0.5));
     spec.width = 2560;
@@ -32,10 +29,7 @@ fn capture_bytes(encoding: Encoding) -> (String, Vec<u8>) {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("featurize");
-    for (name, encoding) in [
-        ("word_2560x1000", Encoding::WordWorld),
-        ("float_2560x1000", Encoding::FloatMm),
-    ] {
+    for (name, encoding) in [("word_2560x1000", Encoding::WordWorld), ("float_2560x1000", Encoding::FloatMm)] {
         let (xml, dat) = capture_bytes(encoding);
         group.throughput(Throughput::Bytes(dat.len() as u64));
         let capture = Capture::from_bytes(&xml, dat.clone()).expect("read");

@@ -39,17 +39,13 @@ impl<'g> Context<'g> {
         let valid = |r: usize, b: usize| grid.at(r, b).n >= min_n[b];
         let profile: Vec<f32> = (0..BINS)
             .map(|b| {
-                let it = (0..rows)
-                    .filter(|&r| valid(r, b))
-                    .map(|r| grid.at(r, b).mean);
+                let it = (0..rows).filter(|&r| valid(r, b)).map(|r| grid.at(r, b).mean);
                 median(it, &mut scratch)
             })
             .collect();
         let iprofile: Vec<f32> = (0..BINS)
             .map(|b| {
-                let it = (0..rows)
-                    .filter(|&r| valid(r, b))
-                    .map(|r| grid.at(r, b).imean);
+                let it = (0..rows).filter(|&r| valid(r, b)).map(|r| grid.at(r, b).imean);
                 median(it, &mut scratch)
             })
             .collect();
@@ -59,15 +55,9 @@ impl<'g> Context<'g> {
         let mut hub_level = Vec::with_capacity(rows);
         let mut row_intensity = Vec::with_capacity(rows);
         for r in 0..rows {
-            let level = core
-                .clone()
-                .filter(|&b| valid(r, b))
-                .map(|b| grid.at(r, b).mean - profile[b]);
+            let level = core.clone().filter(|&b| valid(r, b)).map(|b| grid.at(r, b).mean - profile[b]);
             row_level.push(median(level, &mut scratch));
-            let hub = hubs
-                .iter()
-                .filter(|&&b| valid(r, b))
-                .map(|&b| grid.at(r, b).mean - profile[b]);
+            let hub = hubs.iter().filter(|&&b| valid(r, b)).map(|&b| grid.at(r, b).mean - profile[b]);
             let h = mean(hub);
             hub_level.push(if hubs.is_empty() { 0.0 } else { h });
             let ratio = core
@@ -76,17 +66,7 @@ impl<'g> Context<'g> {
                 .map(|b| grid.at(r, b).imean / iprofile[b] - 1.0);
             row_intensity.push(median(ratio, &mut scratch));
         }
-        Context {
-            grid,
-            lay,
-            norm,
-            min_n,
-            profile,
-            iprofile,
-            row_level,
-            hub_level,
-            row_intensity,
-        }
+        Context { grid, lay, norm, min_n, profile, iprofile, row_level, hub_level, row_intensity }
     }
 
     /// True when cell (`r`, `b`) has enough valid points to use.

@@ -32,17 +32,8 @@ impl<W: Write> FeatureCsvWriter<W> {
     pub fn new(writer: W, path: impl Into<PathBuf>) -> Result<FeatureCsvWriter<W>, FeatureError> {
         let path = path.into();
         let mut inner = csv::Writer::from_writer(writer);
-        inner
-            .write_record(csv_header())
-            .map_err(|source| FeatureError::Csv {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(FeatureCsvWriter {
-            inner,
-            path,
-            record: Vec::with_capacity(FEATURE_COUNT + 6),
-        })
+        inner.write_record(csv_header()).map_err(|source| FeatureError::Csv { path: path.clone(), source })?;
+        Ok(FeatureCsvWriter { inner, path, record: Vec::with_capacity(FEATURE_COUNT + 6) })
     }
 
     /// Writes one row; refuses a row without exactly one value per feature.
@@ -56,38 +47,25 @@ impl<W: Write> FeatureCsvWriter<W> {
         }
         self.record.clear();
         self.record.push(row.capture_id.clone());
-        self.record
-            .push(row.captured_at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        self.record.push(row.captured_at.to_rfc3339_opts(SecondsFormat::Millis, true));
         self.record.push(row.camera.clone());
         self.record.push(row.wheel.clone());
         self.record.extend(row.values.iter().map(f32::to_string));
         self.record.push(row.label.clone().unwrap_or_default());
-        self.record
-            .push(row.severity.map(|s| s.to_string()).unwrap_or_default());
-        self.inner
-            .write_record(&self.record)
-            .map_err(|source| FeatureError::Csv {
-                path: self.path.clone(),
-                source,
-            })
+        self.record.push(row.severity.map(|s| s.to_string()).unwrap_or_default());
+        self.inner.write_record(&self.record).map_err(|source| FeatureError::Csv { path: self.path.clone(), source })
     }
 
     /// Flushes and returns the underlying writer.
     pub fn finish(self) -> Result<W, FeatureError> {
         let path = self.path;
-        self.inner.into_inner().map_err(|e| FeatureError::Io {
-            path,
-            source: e.into_error(),
-        })
+        self.inner.into_inner().map_err(|e| FeatureError::Io { path, source: e.into_error() })
     }
 }
 
 /// Writes `rows` to `path` crash-safely: a temporary file beside it, fsync, then rename.
 pub fn write_feature_csv(path: &Path, rows: &[FeatureRow]) -> Result<(), FeatureError> {
-    let io = |source| FeatureError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| FeatureError::Io { path: path.to_path_buf(), source };
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -111,9 +89,7 @@ mod tests {
     fn row(label: Option<&str>) -> FeatureRow {
         FeatureRow {
             capture_id: "Cam_01_20261122T002130123Z_W07".into(),
-            captured_at: chrono::Utc
-                .with_ymd_and_hms(2026, 11, 22, 0, 21, 30)
-                .unwrap()
+            captured_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 0, 21, 30).unwrap()
                 + chrono::Duration::milliseconds(123),
             camera: "Cam_01".into(),
             wheel: "W07".into(),
@@ -134,9 +110,7 @@ mod tests {
         assert_eq!(lines[0], csv_header().join(","));
         assert!(lines[0].starts_with("capture_id,captured_at,camera,wheel,tread_height,"));
         assert!(lines[0].ends_with(",intensity_gradient,label,severity"));
-        assert!(lines[1].starts_with(
-            "Cam_01_20261122T002130123Z_W07,2026-11-22T00:21:30.123Z,Cam_01,W07,0,0.5,1,"
-        ));
+        assert!(lines[1].starts_with("Cam_01_20261122T002130123Z_W07,2026-11-22T00:21:30.123Z,Cam_01,W07,0,0.5,1,"));
         assert!(lines[1].ends_with(",flat_spot,0.25"));
         assert!(lines[2].ends_with(",11,,"));
         assert_eq!(lines[1].split(',').count(), FEATURE_COUNT + 6);
@@ -147,10 +121,7 @@ mod tests {
         let mut w = FeatureCsvWriter::new(Vec::new(), "-").unwrap();
         let mut r = row(None);
         r.values.pop();
-        assert!(matches!(
-            w.write_row(&r),
-            Err(FeatureError::RowLength { .. })
-        ));
+        assert!(matches!(w.write_row(&r), Err(FeatureError::RowLength { .. })));
     }
 
     #[test]

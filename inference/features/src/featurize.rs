@@ -61,9 +61,7 @@ pub fn featurize(surface: &Surface<'_>) -> Result<FeatureValues, FeatureError> {
 }
 
 /// [`featurize`], also returning where the tread was found.
-pub fn featurize_with_geometry(
-    surface: &Surface<'_>,
-) -> Result<(FeatureValues, TreadGeometry), FeatureError> {
+pub fn featurize_with_geometry(surface: &Surface<'_>) -> Result<(FeatureValues, TreadGeometry), FeatureError> {
     if !surface.has_intensity() {
         return Err(FeatureError::NoIntensity);
     }

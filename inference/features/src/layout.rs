@@ -6,7 +6,8 @@
 
 use std::ops::Range;
 
-use crate::scan::{reduce_row, Bins, Cell, BINS};
+use crate::kernels::{Cell, FloatRow};
+use crate::scan::{reduce_float_row, Bins, BINS};
 use crate::stats::{median, percentile};
 use crate::{FeatureError, Surface};
 
@@ -56,19 +57,13 @@ pub(crate) fn find_tread(surface: &Surface<'_>) -> Result<TreadLayout, FeatureEr
 
     // Per-bin means of the sampled profiles, bin-major for the medians.
     let mut heights = vec![f32::NAN; width];
-    let mut cells = vec![
-        Cell {
-            n: 0,
-            mean: f32::NAN,
-            var: f32::NAN,
-            imean: f32::NAN
-        };
-        BINS
-    ];
+    let mut cells = vec![Cell::EMPTY; BINS];
+    let mut row = FloatRow::default();
     let mut means = vec![f32::NAN; BINS * sampled.len()];
     for (k, &r) in sampled.iter().enumerate() {
         surface.fill_heights(r, &mut heights);
-        reduce_row(&bins, &heights, None, &mut cells);
+        row.load(&heights, None);
+        reduce_float_row(&bins, &row, &mut cells);
         for (b, c) in cells.iter().enumerate() {
             if c.n as usize * 2 >= bins.len(b) {
                 means[b * sampled.len() + k] = c.mean;
@@ -76,15 +71,11 @@ pub(crate) fn find_tread(surface: &Surface<'_>) -> Result<TreadLayout, FeatureEr
         }
     }
     let mut scratch = Vec::with_capacity(sampled.len());
-    let profile: Vec<f32> = means
-        .chunks_exact(sampled.len())
-        .map(|m| median(m.iter().copied(), &mut scratch))
-        .collect();
+    let profile: Vec<f32> =
+        means.chunks_exact(sampled.len()).map(|m| median(m.iter().copied(), &mut scratch)).collect();
     let valid = profile.iter().filter(|v| v.is_finite()).count();
     if valid < 8 {
-        return Err(FeatureError::NoTread(format!(
-            "only {valid} of {BINS} column bins have enough valid points"
-        )));
+        return Err(FeatureError::NoTread(format!("only {valid} of {BINS} column bins have enough valid points")));
     }
 
     // Two levels: tread (high) and hub rim (low). Without a clear step, every valid bin is tread.
@@ -92,11 +83,7 @@ pub(crate) fn find_tread(surface: &Surface<'_>) -> Result<TreadLayout, FeatureEr
     let lo = percentile(profile.iter().copied(), 0.1, &mut scratch);
     let valid_span = valid as f32 * (width as f32 / BINS as f32) * surface.x_pitch();
     let stepped = (hi - lo) * surface.height_aspect() > 0.02 * valid_span;
-    let threshold = if stepped {
-        0.5 * (hi + lo)
-    } else {
-        f32::NEG_INFINITY
-    };
+    let threshold = if stepped { 0.5 * (hi + lo) } else { f32::NEG_INFINITY };
     let run = longest_run(&profile, threshold)
         .ok_or_else(|| FeatureError::NoTread("no column bin rises above the hub level".into()))?;
 
@@ -116,38 +103,19 @@ pub(crate) fn find_tread(surface: &Surface<'_>) -> Result<TreadLayout, FeatureEr
     let left = median(lefts.iter().copied(), &mut scratch);
     let right = median(rights.iter().copied(), &mut scratch);
     if !(left.is_finite() && right.is_finite()) || right - left < 16.0 {
-        return Err(FeatureError::NoTread(format!(
-            "tread edges not found (left {left}, right {right})"
-        )));
+        return Err(FeatureError::NoTread(format!("tread edges not found (left {left}, right {right})")));
     }
 
     let margin = CORE_MARGIN * (right - left + 1.0);
     let core_cols = (left + margin).ceil() as usize..((right - margin).floor() as usize + 1);
     let core_bins = bins_within(&bins, &core_cols);
     if core_bins.len() < 4 {
-        return Err(FeatureError::NoTread(format!(
-            "tread core spans only {} column bins",
-            core_bins.len()
-        )));
+        return Err(FeatureError::NoTread(format!("tread core spans only {} column bins", core_bins.len())));
     }
     let is_hub = |b: &usize| profile[*b].is_finite() && profile[*b] < threshold;
-    let hub_left = (0..BINS)
-        .filter(|&b| (bins.edges[b + 1] as f32) <= left - margin)
-        .filter(is_hub)
-        .collect();
-    let hub_right = (0..BINS)
-        .filter(|&b| (bins.edges[b] as f32) >= right + margin)
-        .filter(is_hub)
-        .collect();
-    Ok(TreadLayout {
-        bins,
-        left,
-        right,
-        core_cols,
-        core_bins,
-        hub_left,
-        hub_right,
-    })
+    let hub_left = (0..BINS).filter(|&b| (bins.edges[b + 1] as f32) <= left - margin).filter(is_hub).collect();
+    let hub_right = (0..BINS).filter(|&b| (bins.edges[b] as f32) >= right + margin).filter(is_hub).collect();
+    Ok(TreadLayout { bins, left, right, core_cols, core_bins, hub_left, hub_right })
 }
 
 /// The longest run of consecutive bins above `threshold`.
@@ -171,13 +139,8 @@ fn longest_run(profile: &[f32], threshold: f32) -> Option<Range<usize>> {
 
 /// Bins lying wholly inside `cols`.
 fn bins_within(bins: &Bins, cols: &Range<usize>) -> Range<usize> {
-    let first = (0..BINS)
-        .find(|&b| bins.edges[b] >= cols.start)
-        .unwrap_or(BINS);
-    let end = (0..BINS)
-        .rev()
-        .find(|&b| bins.edges[b + 1] <= cols.end)
-        .map_or(0, |b| b + 1);
+    let first = (0..BINS).find(|&b| bins.edges[b] >= cols.start).unwrap_or(BINS);
+    let end = (0..BINS).rev().find(|&b| bins.edges[b + 1] <= cols.end).map_or(0, |b| b + 1);
     first..end.max(first)
 }
 

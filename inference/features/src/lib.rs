@@ -21,6 +21,7 @@ mod context;
 mod csv_out;
 mod error;
 mod featurize;
+mod kernels;
 mod layout;
 mod local;
 mod rotation;
@@ -36,7 +37,5 @@ pub use error::FeatureError;
 pub use featurize::{featurize, featurize_with_geometry, FeatureValues, TreadGeometry};
 pub use prognos_formats::icon::HeightUnits;
 pub use row::FeatureRow;
-pub use schema::{
-    Feature, FeatureInfo, FEATURES, FEATURE_COUNT, FEATURE_NAMES, FEATURE_SET_VERSION,
-};
+pub use schema::{Feature, FeatureInfo, FEATURES, FEATURE_COUNT, FEATURE_NAMES, FEATURE_SET_VERSION};
 pub use surface::{Surface, MIN_ROWS, MIN_WIDTH};

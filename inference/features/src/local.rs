@@ -77,11 +77,7 @@ pub(crate) fn local(ctx: &Context<'_>) -> Local {
         pit_area: share(pits),
         protrusion_height: highest,
         protrusion_area: share(bumps),
-        roughness: if var.is_finite() {
-            var.sqrt() * ctx.norm
-        } else {
-            0.0
-        },
+        roughness: if var.is_finite() { var.sqrt() * ctx.norm } else { 0.0 },
         dark_area: share(dark),
     }
 }

@@ -63,10 +63,8 @@ pub(crate) fn rotation(ctx: &Context<'_>) -> Rotation {
             l.max(rr) * ctx.norm
         })
         .collect();
-    let seam_bulge = moving_average(&seam, window(rows, 1.0 / 50.0, 3))
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(0.0f32, f32::max);
+    let seam_bulge =
+        moving_average(&seam, window(rows, 1.0 / 50.0, 3)).into_iter().filter(|v| v.is_finite()).fold(0.0f32, f32::max);
 
     Rotation {
         runout_spread: finite_or_zero(p95 - p05),
@@ -84,12 +82,8 @@ fn deepest_dip(xs: &[f32], long: usize, short: usize) -> (f32, f32) {
     let base = running_median(xs, long);
     let smooth = moving_average(xs, short);
     let dip: Vec<f32> = base.iter().zip(&smooth).map(|(b, s)| b - s).collect();
-    let Some((at, depth)) = dip
-        .iter()
-        .enumerate()
-        .filter(|(_, d)| d.is_finite())
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, &d)| (i, d))
+    let Some((at, depth)) =
+        dip.iter().enumerate().filter(|(_, d)| d.is_finite()).max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, &d)| (i, d))
     else {
         return (0.0, 0.0);
     };
@@ -107,12 +101,7 @@ fn deepest_dip(xs: &[f32], long: usize, short: usize) -> (f32, f32) {
 fn peak_rise(xs: &[f32], long: usize, short: usize) -> f32 {
     let base = running_median(xs, long);
     let smooth = moving_average(xs, short);
-    smooth
-        .iter()
-        .zip(&base)
-        .map(|(s, b)| s - b)
-        .filter(|v| v.is_finite())
-        .fold(0.0f32, f32::max)
+    smooth.iter().zip(&base).map(|(s, b)| s - b).filter(|v| v.is_finite()).fold(0.0f32, f32::max)
 }
 
 fn finite_or_zero(v: f32) -> f32 {

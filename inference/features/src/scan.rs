@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+pub(crate) use crate::kernels::Cell;
+use crate::kernels::{float_lines, word_lines, FloatRow, WordRow};
 use crate::Surface;
 
 /// Column bins per profile (the grid's width, whatever the capture's width).
@@ -23,9 +25,7 @@ pub(crate) struct Bins {
 impl Bins {
     /// Equal bins over `width` columns.
     pub fn new(width: usize) -> Bins {
-        Bins {
-            edges: (0..=BINS).map(|b| b * width / BINS).collect(),
-        }
+        Bins { edges: (0..=BINS).map(|b| b * width / BINS).collect() }
     }
 
     /// Columns of bin `b`.
@@ -42,19 +42,6 @@ impl Bins {
     pub fn len(&self, b: usize) -> usize {
         self.edges[b + 1] - self.edges[b]
     }
-}
-
-/// Statistics of one cell (one profile x one bin).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Cell {
-    /// Valid (non-missing) points.
-    pub n: u32,
-    /// Mean height of the valid points (NaN when none).
-    pub mean: f32,
-    /// Variance of the valid points' heights (NaN when none).
-    pub var: f32,
-    /// Mean intensity of the valid points (NaN when none or no intensity).
-    pub imean: f32,
 }
 
 /// Per-cell statistics of the whole surface, row-major (`rows` x [`BINS`]).
@@ -85,97 +72,18 @@ pub(crate) struct LineCounts {
     pub groove: u64,
 }
 
-/// Reduces one converted profile (heights, optional intensities) into `out`, one cell per bin.
-pub(crate) fn reduce_row(bins: &Bins, heights: &[f32], intensity: Option<&[u8]>, out: &mut [Cell]) {
+/// Reduces one f32 profile (loaded into `row`) into `out`, one cell per bin.
+pub(crate) fn reduce_float_row(bins: &Bins, row: &FloatRow, out: &mut [Cell]) {
     for (b, cell) in out.iter_mut().enumerate().take(BINS) {
-        let cols = bins.cols(b);
-        let h = &heights[cols.clone()];
-        *cell = match intensity {
-            Some(i) => cell_stats(h, &i[cols]),
-            None => {
-                let mut c = cell_stats(h, &[]);
-                c.imean = f32::NAN;
-                c
-            }
-        };
-    }
-}
-
-/// Count, mean, variance and mean intensity of the valid points of one cell (`i` empty = no intensity).
-#[inline]
-fn cell_stats(h: &[f32], i: &[u8]) -> Cell {
-    const L: usize = 8;
-    let (mut n, mut s, mut si) = ([0u32; L], [0f32; L], [0f32; L]);
-    let with_i = i.len() == h.len();
-    let hc = h.chunks_exact(L);
-    let tail = hc.remainder();
-    if with_i {
-        for (hh, ii) in hc.zip(i.chunks_exact(L)) {
-            for k in 0..L {
-                let ok = !hh[k].is_nan();
-                n[k] += u32::from(ok);
-                s[k] += if ok { hh[k] } else { 0.0 };
-                si[k] += if ok { f32::from(ii[k]) } else { 0.0 };
-            }
-        }
-    } else {
-        for hh in hc {
-            for k in 0..L {
-                let ok = !hh[k].is_nan();
-                n[k] += u32::from(ok);
-                s[k] += if ok { hh[k] } else { 0.0 };
-            }
-        }
-    }
-    let base = h.len() - tail.len();
-    for (k, &v) in tail.iter().enumerate() {
-        if !v.is_nan() {
-            n[0] += 1;
-            s[0] += v;
-            if with_i {
-                si[0] += f32::from(i[base + k]);
-            }
-        }
-    }
-    let count: u32 = n.iter().sum();
-    if count == 0 {
-        return Cell {
-            n: 0,
-            mean: f32::NAN,
-            var: f32::NAN,
-            imean: f32::NAN,
-        };
-    }
-    let inv = 1.0 / count as f32;
-    let mean = s.iter().sum::<f32>() * inv;
-    let mut ss = [0f32; L];
-    for hh in h.chunks_exact(L) {
-        for k in 0..L {
-            let d = if !hh[k].is_nan() { hh[k] - mean } else { 0.0 };
-            ss[k] += d * d;
-        }
-    }
-    for &v in tail {
-        if !v.is_nan() {
-            ss[0] += (v - mean) * (v - mean);
-        }
-    }
-    Cell {
-        n: count,
-        mean,
-        var: ss.iter().sum::<f32>() * inv,
-        imean: if with_i {
-            si.iter().sum::<f32>() * inv
-        } else {
-            f32::NAN
-        },
+        *cell = row.cell(bins.cols(b));
     }
 }
 
 /// The full pass: every profile reduced to cells, and thin-line counts over `core` columns.
 ///
 /// `groove_threshold` is the depth, in height units, a point must lie below both neighbours
-/// [`LINE_K`] points away to count as a groove.
+/// [`LINE_K`] points away to count as a groove. WORD captures are reduced from the raw values with
+/// integer sums; other surfaces from f32 heights.
 pub(crate) fn scan(
     surface: &Surface<'_>,
     bins: &Bins,
@@ -184,25 +92,38 @@ pub(crate) fn scan(
 ) -> (Grid, LineCounts) {
     let (rows, width) = (surface.rows(), surface.width());
     let core = core.start.max(LINE_K)..core.end.min(width.saturating_sub(LINE_K));
-    let mut cells = vec![
-        Cell {
-            n: 0,
-            mean: f32::NAN,
-            var: f32::NAN,
-            imean: f32::NAN
-        };
-        rows * BINS
-    ];
-    let mut heights = vec![f32::NAN; width];
+    let mut cells = vec![Cell::EMPTY; rows * BINS];
     let mut counts = LineCounts::default();
+    let word = surface.word_conversion();
+    let mut raw = vec![0u16; if word.is_some() { width } else { 0 }];
+    let mut heights = vec![f32::NAN; if word.is_some() { 0 } else { width }];
+    let mut float_row = FloatRow::default();
+    let mut word_row = WordRow::default();
     for (r, out) in cells.chunks_exact_mut(BINS).enumerate() {
-        surface.fill_heights(r, &mut heights);
         let irow = surface.intensity_row(r);
-        reduce_row(bins, &heights, irow, out);
-        if core.is_empty() {
-            continue;
-        }
-        let (missing, groove) = height_lines(&heights, core.clone(), groove_threshold);
+        let (missing, groove) = match word {
+            Some(conv) => {
+                surface.fill_words(r, &mut raw);
+                word_row.load(&raw, irow, conv);
+                for (b, cell) in out.iter_mut().enumerate() {
+                    *cell = word_row.cell(bins.cols(b));
+                }
+                if core.is_empty() {
+                    continue;
+                }
+                let t = (groove_threshold / conv.scale.abs()).ceil().min(1e9) as i32;
+                word_lines(&raw, core.clone(), conv.missing, t, conv.scale > 0.0)
+            }
+            None => {
+                surface.fill_heights(r, &mut heights);
+                float_row.load(&heights, irow);
+                reduce_float_row(bins, &float_row, out);
+                if core.is_empty() {
+                    continue;
+                }
+                float_lines(&heights, core.clone(), groove_threshold)
+            }
+        };
         counts.points += core.len() as u64;
         counts.missing += missing;
         counts.groove += groove;
@@ -215,34 +136,10 @@ pub(crate) fn scan(
     (Grid { rows, cells }, counts)
 }
 
-/// Missing points, and grooves (points `threshold` below both neighbours `LINE_K` away, or missing
-/// points whose neighbours are both valid), over `core` (which leaves `LINE_K` columns each side).
-#[inline]
-fn height_lines(h: &[f32], core: Range<usize>, threshold: f32) -> (u64, u64) {
-    let (c0, c1) = (core.start, core.end);
-    let mid = &h[c0..c1];
-    let left = &h[c0 - LINE_K..c1 - LINE_K];
-    let right = &h[c0 + LINE_K..c1 + LINE_K];
-    let (mut missing, mut groove) = (0u32, 0u32);
-    for ((&v, &l), &r) in mid.iter().zip(left).zip(right) {
-        let valid = !v.is_nan();
-        let neighbours = !l.is_nan() & !r.is_nan();
-        missing += u32::from(!valid);
-        let dip = (v < l - threshold) & (v < r - threshold);
-        groove += u32::from(dip | (!valid & neighbours));
-    }
-    (u64::from(missing), u64::from(groove))
-}
-
 /// Thin dark lines: points at most 3/4 as bright as both neighbours `LINE_K` away, across the profile
 /// or along the circumference (`above`/`below` rows), with neighbours bright enough to mean something.
 #[inline]
-fn intensity_lines(
-    i: &[u8],
-    above: Option<&[u8]>,
-    below: Option<&[u8]>,
-    core: Range<usize>,
-) -> u64 {
+fn intensity_lines(i: &[u8], above: Option<&[u8]>, below: Option<&[u8]>, core: Range<usize>) -> u64 {
     const FLOOR: u16 = 24;
     let (c0, c1) = (core.start, core.end);
     let mid = &i[c0..c1];

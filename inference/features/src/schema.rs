@@ -152,129 +152,33 @@ impl Feature {
 
 /// Names, units and meanings of the features, in schema order.
 pub const FEATURES: [FeatureInfo; FEATURE_COUNT] = [
-    info(
-        "tread_height",
-        "%w",
-        "median tread height above the hub rim",
-    ),
-    info(
-        "profile_concavity",
-        "%w",
-        "quadratic coefficient of the median tread profile (positive = concave)",
-    ),
-    info(
-        "trough_depth",
-        "%w",
-        "shoulders minus contact band of the median profile (positive = trough)",
-    ),
-    info(
-        "profile_deviation",
-        "%w",
-        "RMS of the median profile around its quadratic fit",
-    ),
-    info(
-        "conicity",
-        "%w",
-        "absolute tilt of the tread relative to the hub over one tread width",
-    ),
-    info(
-        "runout_spread",
-        "%w",
-        "p95 - p5 of the per-profile tread level relative to the hub",
-    ),
-    info(
-        "runout_once_per_turn",
-        "%w",
-        "first-harmonic amplitude of the per-profile tread level",
-    ),
-    info(
-        "flat_spot_depth",
-        "%w",
-        "deepest dip of consecutive profiles below the running median level",
-    ),
-    info(
-        "flat_spot_length",
-        "fraction of profiles",
-        "length of that dip",
-    ),
-    info(
-        "flat_spot_brightening",
-        "relative",
-        "largest rise of per-profile tread intensity above its running median",
-    ),
-    info(
-        "pit_depth",
-        "%w",
-        "deepest local depression of a tread cell",
-    ),
-    info(
-        "pit_area",
-        "fraction of tread cells",
-        "cells 0.4 %w below their surroundings or mostly missing",
-    ),
-    info(
-        "protrusion_height",
-        "%w",
-        "highest local protrusion of a tread cell",
-    ),
-    info(
-        "protrusion_area",
-        "fraction of tread cells",
-        "cells 0.4 %w above their surroundings",
-    ),
-    info(
-        "seam_bulge",
-        "%w",
-        "largest smoothed rise of the outer tread cells at the tread-hub seam",
-    ),
-    info(
-        "roughness",
-        "%w",
-        "median within-cell height standard deviation after removing the profile slope",
-    ),
-    info(
-        "missing_fraction",
-        "fraction of points",
-        "missing points in the tread core",
-    ),
-    info(
-        "crack_line_density",
-        "fraction of points",
-        "tread-core points on thin dark intensity lines",
-    ),
-    info(
-        "groove_density",
-        "fraction of points",
-        "tread-core points in narrow height grooves or isolated gaps",
-    ),
-    info(
-        "dark_area",
-        "fraction of tread cells",
-        "cells darker than 70 % of their column median",
-    ),
-    info(
-        "intensity_mean",
-        "fraction of full scale",
-        "mean tread intensity / 255",
-    ),
-    info(
-        "intensity_band_contrast",
-        "relative",
-        "contact-band / shoulder intensity - 1",
-    ),
-    info(
-        "intensity_gradient",
-        "relative",
-        "absolute intensity slope across the tread, relative to the mean",
-    ),
+    info("tread_height", "%w", "median tread height above the hub rim"),
+    info("profile_concavity", "%w", "quadratic coefficient of the median tread profile (positive = concave)"),
+    info("trough_depth", "%w", "shoulders minus contact band of the median profile (positive = trough)"),
+    info("profile_deviation", "%w", "RMS of the median profile around its quadratic fit"),
+    info("conicity", "%w", "absolute tilt of the tread relative to the hub over one tread width"),
+    info("runout_spread", "%w", "p95 - p5 of the per-profile tread level relative to the hub"),
+    info("runout_once_per_turn", "%w", "first-harmonic amplitude of the per-profile tread level"),
+    info("flat_spot_depth", "%w", "deepest dip of consecutive profiles below the running median level"),
+    info("flat_spot_length", "fraction of profiles", "length of that dip"),
+    info("flat_spot_brightening", "relative", "largest rise of per-profile tread intensity above its running median"),
+    info("pit_depth", "%w", "deepest local depression of a tread cell"),
+    info("pit_area", "fraction of tread cells", "cells 0.4 %w below their surroundings or mostly missing"),
+    info("protrusion_height", "%w", "highest local protrusion of a tread cell"),
+    info("protrusion_area", "fraction of tread cells", "cells 0.4 %w above their surroundings"),
+    info("seam_bulge", "%w", "largest smoothed rise of the outer tread cells at the tread-hub seam"),
+    info("roughness", "%w", "median within-cell height standard deviation after removing the profile slope"),
+    info("missing_fraction", "fraction of points", "missing points in the tread core"),
+    info("crack_line_density", "fraction of points", "tread-core points on thin dark intensity lines"),
+    info("groove_density", "fraction of points", "tread-core points in narrow height grooves or isolated gaps"),
+    info("dark_area", "fraction of tread cells", "cells darker than 70 % of their column median"),
+    info("intensity_mean", "fraction of full scale", "mean tread intensity / 255"),
+    info("intensity_band_contrast", "relative", "contact-band / shoulder intensity - 1"),
+    info("intensity_gradient", "relative", "absolute intensity slope across the tread, relative to the mean"),
 ];
 
 const fn info(name: &'static str, unit: &'static str, meaning: &'static str) -> FeatureInfo {
-    FeatureInfo {
-        name,
-        unit,
-        meaning,
-    }
+    FeatureInfo { name, unit, meaning }
 }
 
 /// The ordered feature names of `wheel-v1` (the CSV columns between `wheel` and `label`).

@@ -28,14 +28,25 @@ pub(crate) fn shape(ctx: &Context<'_>) -> Shape {
     let q = &ctx.iprofile;
     let mut scratch = Vec::new();
 
-    let tread = median(core.clone().map(|b| p[b]), &mut scratch);
-    let hubs = lay.hub_left.iter().chain(&lay.hub_right);
-    let hub = median(hubs.map(|&b| p[b]), &mut scratch);
-    let tread_height = if hub.is_finite() {
-        (tread - hub) * ctx.norm
-    } else {
-        0.0
+    // Hub sides: mean column and level of each; a wheel tilted in the view tilts the hub too, so the
+    // reference under the tread is the line through both sides, evaluated at the tread's centre.
+    let side = |bins: &[usize]| {
+        let h = mean(bins.iter().map(|&b| p[b]));
+        let c = mean(bins.iter().map(|&b| lay.bins.centre(b)));
+        (c, h)
     };
+    let ((cl, hl), (cr, hr)) = (side(&lay.hub_left), side(&lay.hub_right));
+    let both = hl.is_finite() && hr.is_finite() && cr > cl;
+    let hub_slope = if both { (hr - hl) / (cr - cl) } else { 0.0 };
+    let mid = 0.5 * (lay.left + lay.right);
+    let hub = match (hl.is_finite(), hr.is_finite()) {
+        _ if both => hl + hub_slope * (mid - cl),
+        (true, _) => hl,
+        (_, true) => hr,
+        _ => f32::NAN,
+    };
+    let tread = median(core.clone().map(|b| p[b]), &mut scratch);
+    let tread_height = if hub.is_finite() { (tread - hub) * ctx.norm } else { 0.0 };
 
     let quad = fit_quadratic(core.clone().map(|b| (ctx.u(b), p[b])));
     let (concavity, deviation) = match quad {
@@ -49,30 +60,13 @@ pub(crate) fn shape(ctx: &Context<'_>) -> Shape {
         }
         None => (0.0, 0.0),
     };
-    let band = |lo: f32, hi: f32, v: &[f32]| {
-        mean(
-            core.clone()
-                .filter(|&b| (lo..hi).contains(&ctx.u(b).abs()))
-                .map(|b| v[b]),
-        )
-    };
+    let band =
+        |lo: f32, hi: f32, v: &[f32]| mean(core.clone().filter(|&b| (lo..hi).contains(&ctx.u(b).abs())).map(|b| v[b]));
     let trough_depth = (band(SHOULDER, 2.0, p) - band(0.0, BAND, p)) * ctx.norm;
 
     // Conicity: tread slope (per column) against the hub's, over one tread width.
     let width = lay.width_cols();
-    let tread_slope =
-        fit_line(core.clone().map(|b| (lay.bins.centre(b), p[b]))).map_or(0.0, |l| l[1]);
-    let side = |bins: &[usize]| {
-        let h = mean(bins.iter().map(|&b| p[b]));
-        let c = mean(bins.iter().map(|&b| lay.bins.centre(b)));
-        (c, h)
-    };
-    let hub_slope = match (side(&lay.hub_left), side(&lay.hub_right)) {
-        ((cl, hl), (cr, hr)) if hl.is_finite() && hr.is_finite() && cr > cl => {
-            (hr - hl) / (cr - cl)
-        }
-        _ => 0.0,
-    };
+    let tread_slope = fit_line(core.clone().map(|b| (lay.bins.centre(b), p[b]))).map_or(0.0, |l| l[1]);
     let conicity = ((tread_slope - hub_slope) * width * ctx.norm).abs();
 
     let imean = mean(core.clone().map(|b| q[b]));

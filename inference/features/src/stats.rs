@@ -146,8 +146,7 @@ pub(crate) fn fit_line(points: impl IntoIterator<Item = (f32, f32)>) -> Option<[
 /// Solves a 3x3 system by Cramer's rule; `None` when singular.
 fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
     let det = |a: [[f64; 3]; 3]| {
-        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
-            - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+        a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
             + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
     };
     let d = det(m);
@@ -217,9 +216,7 @@ mod tests {
             (x, 2.0 - 0.5 * x + 3.0 * x * x)
         }))
         .unwrap();
-        assert!(
-            (q[0] - 2.0).abs() < 1e-4 && (q[1] + 0.5).abs() < 1e-4 && (q[2] - 3.0).abs() < 1e-4
-        );
+        assert!((q[0] - 2.0).abs() < 1e-4 && (q[1] + 0.5).abs() < 1e-4 && (q[2] - 3.0).abs() < 1e-4);
         let l = fit_line((0..10).map(|i| (i as f32, 1.0 + 2.0 * i as f32))).unwrap();
         assert!((l[0] - 1.0).abs() < 1e-4 && (l[1] - 2.0).abs() < 1e-4);
         assert!(fit_line([(1.0, 1.0)]).is_none());
@@ -227,9 +224,8 @@ mod tests {
 
     #[test]
     fn first_harmonic_amplitude() {
-        let xs: Vec<f32> = (0..360)
-            .map(|i| 5.0 + 2.0 * (std::f32::consts::TAU * i as f32 / 360.0 + 0.3).sin())
-            .collect();
+        let xs: Vec<f32> =
+            (0..360).map(|i| 5.0 + 2.0 * (std::f32::consts::TAU * i as f32 / 360.0 + 0.3).sin()).collect();
         assert!((first_harmonic(&xs) - 2.0).abs() < 1e-3);
     }
 

@@ -1,10 +1,9 @@
 //! [`Surface`]: a borrowed height + intensity scan (from an iCon capture or from arrays) read row by row.
 
 use ndarray::{ArrayView2, CowArray, Ix2};
-use prognos_formats::icon::{
-    Capture, HeightConversion, HeightUnits, Plane, RangePlane, RangeTraits,
-};
+use prognos_formats::icon::{Capture, HeightConversion, HeightUnits, Plane, RangePlane, RangeTraits};
 
+use crate::kernels::WordConv;
 use crate::FeatureError;
 
 /// Fewest profiles a surface may have.
@@ -16,10 +15,7 @@ pub const MIN_WIDTH: usize = 128;
 #[derive(Debug, Clone)]
 enum Heights<'a> {
     /// Raw Range plane of a capture plus the spec's conversion (converted row by row, never copied).
-    Capture {
-        plane: RangePlane<'a>,
-        conversion: HeightConversion,
-    },
+    Capture { plane: RangePlane<'a>, conversion: HeightConversion },
     /// Heights already in height units, NaN where missing.
     Dense(CowArray<'a, f32, Ix2>),
 }
@@ -57,27 +53,17 @@ impl<'a> Surface<'a> {
         let conversion = capture.height_conversion();
         let width = capture.width();
         let x_pitch = match conversion.units {
-            HeightUnits::Millimetres => {
-                match (
-                    capture.column_x_mm(0),
-                    capture.column_x_mm(width.saturating_sub(1)),
-                ) {
-                    (Some(a), Some(b)) if width > 1 => ((b - a) / (width - 1) as f64).abs() as f32,
-                    _ => 1.0,
-                }
-            }
+            HeightUnits::Millimetres => match (capture.column_x_mm(0), capture.column_x_mm(width.saturating_sub(1))) {
+                (Some(a), Some(b)) if width > 1 => ((b - a) / (width - 1) as f64).abs() as f32,
+                _ => 1.0,
+            },
             HeightUnits::SensorUnits => match capture.range_traits() {
-                Some(RangeTraits::Sensor { scale_x, .. }) if *scale_x != 0.0 => {
-                    scale_x.abs() as f32
-                }
+                Some(RangeTraits::Sensor { scale_x, .. }) if *scale_x != 0.0 => scale_x.abs() as f32,
                 _ => 1.0,
             },
         };
         let surface = Surface {
-            heights: Heights::Capture {
-                plane: capture.range(),
-                conversion,
-            },
+            heights: Heights::Capture { plane: capture.range(), conversion },
             intensity: capture.intensity().map(|(_, p)| Intensity::Capture(p)),
             rows: capture.profiles(),
             width,
@@ -99,10 +85,7 @@ impl<'a> Surface<'a> {
         let (rows, width) = heights.dim();
         if let Some(i) = &intensity {
             if i.dim() != (rows, width) {
-                return Err(FeatureError::ShapeMismatch {
-                    heights: (rows, width),
-                    intensity: i.dim(),
-                });
+                return Err(FeatureError::ShapeMismatch { heights: (rows, width), intensity: i.dim() });
             }
         }
         let surface = Surface {
@@ -121,9 +104,7 @@ impl<'a> Surface<'a> {
     /// an uncalibrated camera whose sensor rows and columns cover different lengths on the wheel.
     pub fn with_height_aspect(mut self, aspect: f32) -> Result<Surface<'a>, FeatureError> {
         if !(aspect.is_finite() && aspect > 0.0) {
-            return Err(FeatureError::Geometry(format!(
-                "height aspect must be positive and finite, got {aspect}"
-            )));
+            return Err(FeatureError::Geometry(format!("height aspect must be positive and finite, got {aspect}")));
         }
         self.height_aspect = aspect;
         Ok(self)
@@ -131,10 +112,7 @@ impl<'a> Surface<'a> {
 
     fn validate(self) -> Result<Surface<'a>, FeatureError> {
         if self.rows < MIN_ROWS || self.width < MIN_WIDTH {
-            return Err(FeatureError::TooSmall {
-                rows: self.rows,
-                width: self.width,
-            });
+            return Err(FeatureError::TooSmall { rows: self.rows, width: self.width });
         }
         if !(self.x_pitch.is_finite() && self.x_pitch > 0.0) {
             return Err(FeatureError::Geometry(format!(
@@ -191,6 +169,35 @@ impl<'a> Surface<'a> {
         }
     }
 
+    /// The raw-value conversion when heights come straight from a WORD capture plane.
+    pub(crate) fn word_conversion(&self) -> Option<WordConv> {
+        match &self.heights {
+            Heights::Capture { plane: RangePlane::Word(_), conversion } => {
+                let m = conversion.missing_raw;
+                let missing =
+                    if m >= 0.0 && m <= f32::from(u16::MAX) && m.fract() == 0.0 { m as u32 } else { u32::MAX };
+                Some(WordConv { scale: conversion.scale, offset: conversion.offset, missing })
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes row `r`'s raw WORD values into `out` (zeros when not a WORD capture or out of range).
+    pub(crate) fn fill_words(&self, r: usize, out: &mut [u16]) {
+        let row = match &self.heights {
+            Heights::Capture { plane: RangePlane::Word(p), .. } => p.row(r),
+            _ => None,
+        };
+        match row {
+            Some(row) => {
+                for (o, c) in out.iter_mut().zip(row.as_bytes().chunks_exact(2)) {
+                    *o = u16::from_le_bytes([c[0], c[1]]);
+                }
+            }
+            None => out.fill(0),
+        }
+    }
+
     /// Row `r` of the intensity plane, when there is one and `r` is in range.
     pub fn intensity_row(&self, r: usize) -> Option<&[u8]> {
         if r >= self.rows {
@@ -223,11 +230,7 @@ fn fill_from_capture(plane: &RangePlane<'_>, conv: &HeightConversion, r: usize, 
             Some(row) => {
                 for (o, c) in out.iter_mut().zip(row.as_bytes().chunks_exact(2)) {
                     let v = f32::from(u16::from_le_bytes([c[0], c[1]]));
-                    *o = if v == missing {
-                        f32::NAN
-                    } else {
-                        v * scale + offset
-                    };
+                    *o = if v == missing { f32::NAN } else { v * scale + offset };
                 }
             }
             None => out.fill(f32::NAN),
@@ -236,11 +239,7 @@ fn fill_from_capture(plane: &RangePlane<'_>, conv: &HeightConversion, r: usize, 
             Some(row) => {
                 for (o, c) in out.iter_mut().zip(row.as_bytes().chunks_exact(4)) {
                     let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                    *o = if v == missing || !v.is_finite() {
-                        f32::NAN
-                    } else {
-                        v * scale + offset
-                    };
+                    *o = if v == missing || !v.is_finite() { f32::NAN } else { v * scale + offset };
                 }
             }
             None => out.fill(f32::NAN),

@@ -11,10 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seeds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     let width: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2560);
     let profiles: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(600);
-    let at = Utc
-        .with_ymd_and_hms(2026, 11, 22, 0, 0, 0)
-        .single()
-        .ok_or("time")?;
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).single().ok_or("time")?;
     let mut cases: Vec<(String, Option<(FailureMode, f32)>)> = vec![("healthy".into(), None)];
     for m in FailureMode::ALL {
         for s in [0.3f32, 0.6, 1.0] {

@@ -1,8 +1,6 @@
 //! [`simulate`]: a [`WheelSpec`] in, the owned capture the iCon writer takes out.
 
-use prognos_formats::icon::{
-    CaptureData, GeniStreamTraits, IntensityName, MarkValues, RangeTraits, RangeValues,
-};
+use prognos_formats::icon::{CaptureData, GeniStreamTraits, IntensityName, MarkValues, RangeTraits, RangeValues};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -31,15 +29,11 @@ pub fn simulate(spec: &WheelSpec) -> Result<CaptureData, SimError> {
     let (lower_r, upper_r) = RANGE_MM;
     let word_scale = (upper_r - lower_r) / 65534.0;
     let encoder = match spec.encoding {
-        Encoding::WordWorld | Encoding::WordGeniStream => RangeEncoder::Word {
-            scale: word_scale,
-            offset: lower_r - word_scale,
-        },
+        Encoding::WordWorld | Encoding::WordGeniStream => {
+            RangeEncoder::Word { scale: word_scale, offset: lower_r - word_scale }
+        }
         Encoding::FloatMm => RangeEncoder::Float,
-        Encoding::WordSensor => RangeEncoder::Word {
-            scale: scene.pitch * SENSOR_SCALE_Z as f32,
-            offset: lower_r,
-        },
+        Encoding::WordSensor => RangeEncoder::Word { scale: scene.pitch * SENSOR_SCALE_Z as f32, offset: lower_r },
     };
     let (range, intensity) = render(&scene, &cond, encoder, &mut rng);
     let range = match range {
@@ -48,12 +42,7 @@ pub fn simulate(spec: &WheelSpec) -> Result<CaptureData, SimError> {
     };
     let lower_x = f64::from(scene.lower_x);
     let upper_x = f64::from(scene.x(spec.width - 1));
-    let world = RangeTraits::World {
-        lower_x,
-        upper_x,
-        lower_r: f64::from(lower_r),
-        upper_r: f64::from(upper_r),
-    };
+    let world = RangeTraits::World { lower_x, upper_x, lower_r: f64::from(lower_r), upper_r: f64::from(upper_r) };
     let range_traits = match spec.encoding {
         Encoding::WordSensor => {
             let w = spec.width as f64;

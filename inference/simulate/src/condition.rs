@@ -72,11 +72,7 @@ pub(crate) struct Condition {
 
 impl Condition {
     /// The changes `failure` makes at its severity on this scene.
-    pub fn draw(
-        failure: Option<(FailureMode, f32)>,
-        scene: &Scene,
-        rng: &mut impl Rng,
-    ) -> Condition {
+    pub fn draw(failure: Option<(FailureMode, f32)>, scene: &Scene, rng: &mut impl Rng) -> Condition {
         let mut c = Condition::default();
         let Some((mode, s)) = failure else {
             return c;
@@ -93,13 +89,7 @@ impl Condition {
             FailureMode::FlatSpot => c.flat = Some((rng.random_range(0.0..tau), 2.5 * s, 0.35 * s)),
             FailureMode::Debonding => {
                 let half = std::f32::consts::PI * (0.12 + 0.18 * s);
-                c.debond = Some((
-                    rng.random_range(0.0..tau),
-                    half,
-                    0.5 * s,
-                    2.0 * s,
-                    rng.random_bool(0.5),
-                ));
+                c.debond = Some((rng.random_range(0.0..tau), half, 0.5 * s, 2.0 * s, rng.random_bool(0.5)));
             }
             FailureMode::Chunking => {
                 let u = rng_u(rng, 0.6);
@@ -107,8 +97,7 @@ impl Condition {
                 for _ in 0..2 {
                     let k = rng.random_range(0.25..0.5);
                     let u = rng_u(rng, 0.65);
-                    c.pits
-                        .push(spot(scene, rng, 10.0 * s * k, 6.0 * s * k, 0.5, u));
+                    c.pits.push(spot(scene, rng, 10.0 * s * k, 6.0 * s * k, 0.5, u));
                 }
             }
             FailureMode::Blowout => {
@@ -122,8 +111,7 @@ impl Condition {
                 } else {
                     rng_u(rng, 0.6)
                 };
-                c.bumps
-                    .push(spot(scene, rng, 4.0 + 6.0 * s, 4.0 * s, 1.0 - 0.45 * s, u));
+                c.bumps.push(spot(scene, rng, 4.0 + 6.0 * s, 4.0 * s, 1.0 - 0.45 * s, u));
             }
             FailureMode::Cracks => c.cracks = cracks(scene, rng, s),
         }
@@ -136,8 +124,7 @@ impl Condition {
         let band = trough_shape(u);
         let (cd, dir, grad) = self.conical;
         let dh = -self.wear - self.trough.0 * band - cd * 0.5 * (1.0 + dir * u);
-        let di =
-            (1.0 - self.trough.1 * band) * (1.0 + grad * 0.5 * dir * u) * (1.0 - self.abrasion.1);
+        let di = (1.0 - self.trough.1 * band) * (1.0 + grad * 0.5 * dir * u) * (1.0 - self.abrasion.1);
         (dh, di)
     }
 
@@ -225,10 +212,8 @@ fn cracks(scene: &Scene, rng: &mut impl Rng, s: f32) -> Cracks {
         let len = s * rng.random_range(10.0..30.0);
         let theta = rng.random_range(0.0..std::f32::consts::PI);
         let u = rng_u(rng, 0.7);
-        let (cx, cy) = (
-            scene.centre + u * 0.5 * TREAD_WIDTH,
-            rng.random_range(0.0..scene.rows as f32) * scene.row_pitch,
-        );
+        let (cx, cy) =
+            (scene.centre + u * 0.5 * TREAD_WIDTH, rng.random_range(0.0..scene.rows as f32) * scene.row_pitch);
         let (dx, dy) = (theta.cos(), theta.sin());
         let step = 0.5 * scene.pitch.min(scene.row_pitch);
         let n = (len / step).floor() as i64;
@@ -250,10 +235,5 @@ fn cracks(scene: &Scene, rng: &mut impl Rng, s: f32) -> Cracks {
     }
     points.sort_unstable();
     points.dedup();
-    Cracks {
-        points,
-        depth: 1.5 * s,
-        missing: 0.15 + 0.5 * s,
-        shade: 1.0 - 0.7 * (5.0 * s).min(1.0),
-    }
+    Cracks { points, depth: 1.5 * s, missing: 0.15 + 0.5 * s, shade: 1.0 - 0.7 * (5.0 * s).min(1.0) }
 }

@@ -49,8 +49,6 @@ pub enum SimError {
         source: std::io::Error,
     },
     /// Neither an output folder nor a training CSV was asked for.
-    #[error(
-        "nothing to do: give an output folder (--out), a training CSV (--training-csv), or both"
-    )]
+    #[error("nothing to do: give an output folder (--out), a training CSV (--training-csv), or both")]
     NothingToDo,
 }

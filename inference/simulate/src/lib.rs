@@ -54,7 +54,6 @@ pub use plan::{plan, PlanOptions};
 pub use prognos_formats::icon::Layout;
 pub use run::{run_wheels, Summary, WheelsOptions};
 pub use spec::{
-    CameraModel, Encoding, FailureMode, WheelSpec, HEALTHY, MAX_PROFILES, MAX_WIDTH, MIN_PROFILES,
-    MIN_WIDTH,
+    CameraModel, Encoding, FailureMode, WheelSpec, HEALTHY, MAX_PROFILES, MAX_WIDTH, MIN_PROFILES, MIN_WIDTH,
 };
 pub use training::{feature_row, rows_for, training_rows};

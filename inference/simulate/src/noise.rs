@@ -83,12 +83,8 @@ fn inverse_normal_cdf(p: f64) -> f64 {
         4.374_664_141_464_968,
         2.938_163_982_698_783,
     ];
-    const D: [f64; 4] = [
-        7.784_695_709_041_462e-3,
-        3.224_671_290_700_398e-1,
-        2.445_134_137_142_996,
-        3.754_408_661_907_416,
-    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
     const LOW: f64 = 0.02425;
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
@@ -128,10 +124,7 @@ mod tests {
     fn geometric_gap_mean() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let n = 20_000;
-        let mean = (0..n)
-            .map(|_| geometric_gap(&mut rng, 0.01) as f64)
-            .sum::<f64>()
-            / n as f64;
+        let mean = (0..n).map(|_| geometric_gap(&mut rng, 0.01) as f64).sum::<f64>() / n as f64;
         assert!((mean - 99.0).abs() < 5.0, "{mean}");
         assert_eq!(geometric_gap(&mut rng, 0.0), u64::MAX);
     }

@@ -25,14 +25,7 @@ use crate::spec::WheelSpec;
 use crate::SimError;
 
 /// Header of `labels.csv`.
-pub const LABELS_HEADER: [&str; 6] = [
-    "capture_id",
-    "camera",
-    "wheel",
-    "captured_at",
-    "failure_mode",
-    "severity",
-];
+pub const LABELS_HEADER: [&str; 6] = ["capture_id", "camera", "wheel", "captured_at", "failure_mode", "severity"];
 
 /// The `.xml`/`.dat` stem of `spec` under `out`: `<out>/<camera>/<capture_id>`.
 pub fn capture_stem(out: &Path, spec: &WheelSpec) -> PathBuf {
@@ -64,31 +57,19 @@ pub fn write_captures(out: &Path, specs: &[WheelSpec]) -> Result<Written, SimErr
         if let Some(dir) = stem.parent() {
             fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let (_, dat) = write_pair(&stem, &data).map_err(|source| SimError::Icon {
-            capture_id: spec.capture_id(),
-            source,
-        })?;
+        let (_, dat) =
+            write_pair(&stem, &data).map_err(|source| SimError::Icon { capture_id: spec.capture_id(), source })?;
         dat_bytes += fs::metadata(&dat).map_err(io(&dat))?.len();
     }
     let labels = out.join("labels.csv");
     write_labels(&labels, specs)?;
-    Ok(Written {
-        captures: specs.len(),
-        dat_bytes,
-        labels,
-    })
+    Ok(Written { captures: specs.len(), dat_bytes, labels })
 }
 
 /// Writes `labels.csv` for `specs` (temporary file, fsync, rename).
 pub fn write_labels(path: &Path, specs: &[WheelSpec]) -> Result<(), SimError> {
-    let io = |source| SimError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let csv_err = |source| SimError::Csv {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| SimError::Io { path: path.to_path_buf(), source };
+    let csv_err = |source| SimError::Csv { path: path.to_path_buf(), source };
     let tmp = path.with_extension("csv.tmp");
     let mut w = csv::Writer::from_writer(BufWriter::new(File::create(&tmp).map_err(io)?));
     w.write_record(LABELS_HEADER).map_err(csv_err)?;
@@ -103,11 +84,7 @@ pub fn write_labels(path: &Path, specs: &[WheelSpec]) -> Result<(), SimError> {
         ])
         .map_err(csv_err)?;
     }
-    let file = w
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .into_inner()
-        .map_err(|e| io(e.into_error()))?;
+    let file = w.into_inner().map_err(|e| io(e.into_error()))?.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
     drop(file);
     fs::rename(&tmp, path).map_err(io)

@@ -52,10 +52,7 @@ impl Default for PlanOptions {
             layouts: vec![Layout::Subcomponent, Layout::Scan],
             mark_share: 0.5,
             wheels: 24,
-            start: Utc
-                .with_ymd_and_hms(2026, 11, 22, 0, 0, 0)
-                .single()
-                .unwrap_or_default(),
+            start: Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).single().unwrap_or_default(),
             interval_s: (3.0, 12.0),
         }
     }
@@ -80,14 +77,8 @@ impl PlanOptions {
         if self.wheels == 0 || self.wheels > 999 {
             return bad(format!("wheels {} outside 1..=999", self.wheels));
         }
-        if self.profiles.is_empty()
-            || *self.profiles.start() < MIN_PROFILES
-            || *self.profiles.end() > MAX_PROFILES
-        {
-            return bad(format!(
-                "profiles {:?} outside {MIN_PROFILES}..={MAX_PROFILES}",
-                self.profiles
-            ));
+        if self.profiles.is_empty() || *self.profiles.start() < MIN_PROFILES || *self.profiles.end() > MAX_PROFILES {
+            return bad(format!("profiles {:?} outside {MIN_PROFILES}..={MAX_PROFILES}", self.profiles));
         }
         let (a, b) = self.interval_s;
         if !(0.001 <= a && a <= b && b <= 86_400.0) {
@@ -107,13 +98,7 @@ pub fn plan(seed: u64, count: usize, options: &PlanOptions) -> Result<Vec<WheelS
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let healthy = (count as f32 * options.healthy_share).round() as usize;
     let mut modes: Vec<Option<FailureMode>> = (0..count)
-        .map(|k| {
-            if k < healthy {
-                None
-            } else {
-                Some(options.modes[(k - healthy) % options.modes.len().max(1)])
-            }
-        })
+        .map(|k| if k < healthy { None } else { Some(options.modes[(k - healthy) % options.modes.len().max(1)]) })
         .collect();
     modes.shuffle(&mut rng);
     let mut at = options.start;

@@ -147,27 +147,21 @@ pub(crate) fn render(
             }
         }
         encode_row(&h, encoder, &mut range);
-        intensity.extend(i.iter().zip(&h).map(|(&v, hv)| {
-            if hv.is_finite() {
-                v.round().clamp(1.0, 255.0) as u8
-            } else {
-                0
-            }
-        }));
+        intensity.extend(i.iter().zip(&h).map(
+            |(&v, hv)| {
+                if hv.is_finite() {
+                    v.round().clamp(1.0, 255.0) as u8
+                } else {
+                    0
+                }
+            },
+        ));
     }
     (range, intensity)
 }
 
 /// Applies one pit (`pit` true) or bump to row `r`.
-fn apply_spot(
-    s: &Spot,
-    r: usize,
-    rows: usize,
-    h: &mut [f32],
-    i: &mut [f32],
-    rng: &mut impl Rng,
-    pit: bool,
-) {
+fn apply_spot(s: &Spot, r: usize, rows: usize, h: &mut [f32], i: &mut [f32], rng: &mut impl Rng, pit: bool) {
     if s.rows <= 0.0 || s.cols <= 0.0 || s.size <= 0.0 {
         return;
     }

@@ -29,14 +29,7 @@ pub struct WheelsOptions {
 
 impl Default for WheelsOptions {
     fn default() -> WheelsOptions {
-        WheelsOptions {
-            out: None,
-            training_csv: None,
-            count: 100,
-            seed: 1,
-            threads: 1,
-            plan: PlanOptions::default(),
-        }
+        WheelsOptions { out: None, training_csv: None, count: 100, seed: 1, threads: 1, plan: PlanOptions::default() }
     }
 }
 
@@ -86,10 +79,8 @@ pub fn run_wheels(opts: &WheelsOptions) -> Result<Summary, SimError> {
     }
     if let Some(path) = &opts.training_csv {
         let rows = rows_for(&specs, opts.threads)?;
-        write_feature_csv(path, &rows).map_err(|source| SimError::Features {
-            capture_id: path.display().to_string(),
-            source,
-        })?;
+        write_feature_csv(path, &rows)
+            .map_err(|source| SimError::Features { capture_id: path.display().to_string(), source })?;
         summary.training_rows = rows.len();
         summary.training_csv = Some(path.clone());
     }

@@ -104,16 +104,8 @@ impl Scene {
             crown: rng.random_range(0.2..0.4),
             shadow_right: rng.random_bool(0.5),
             gain: rng.random_range(0.85..1.15),
-            refl_rows: (
-                rng.random_range(0.0..0.12),
-                rng.random_range(0.3..1.2),
-                rng.random_range(0.0..tau),
-            ),
-            refl_cols: (
-                rng.random_range(0.0..0.12),
-                rng.random_range(0.3..1.2),
-                rng.random_range(0.0..tau),
-            ),
+            refl_rows: (rng.random_range(0.0..0.12), rng.random_range(0.3..1.2), rng.random_range(0.0..tau)),
+            refl_cols: (rng.random_range(0.0..0.12), rng.random_range(0.3..1.2), rng.random_range(0.0..tau)),
         }
     }
 
@@ -166,11 +158,7 @@ impl Scene {
             Region::Tread => {
                 let u = self.u(c);
                 let d = (x - self.centre).abs() - (0.5 * TREAD_WIDTH - CORNER);
-                let corner = if d > 0.0 {
-                    CORNER - (CORNER * CORNER - d * d).max(0.0).sqrt()
-                } else {
-                    0.0
-                };
+                let corner = if d > 0.0 { CORNER - (CORNER * CORNER - d * d).max(0.0).sqrt() } else { 0.0 };
                 HUB_HEIGHT + self.thickness + self.crown * (1.0 - u * u) - corner + tilt
             }
         }

@@ -95,12 +95,8 @@ pub enum Encoding {
 
 impl Encoding {
     /// Every encoding, in a fixed order.
-    pub const ALL: [Encoding; 4] = [
-        Encoding::WordWorld,
-        Encoding::WordGeniStream,
-        Encoding::FloatMm,
-        Encoding::WordSensor,
-    ];
+    pub const ALL: [Encoding; 4] =
+        [Encoding::WordWorld, Encoding::WordGeniStream, Encoding::FloatMm, Encoding::WordSensor];
 }
 
 /// The two wheel cameras the simulator knows, chosen by the capture width.
@@ -175,12 +171,7 @@ pub struct WheelSpec {
 
 impl WheelSpec {
     /// A healthy capture with common defaults (2560 x 600, WORD world, SUBCOMPONENT, with mark).
-    pub fn healthy(
-        wheel_id: &str,
-        camera: &str,
-        captured_at: DateTime<Utc>,
-        seed: u64,
-    ) -> WheelSpec {
+    pub fn healthy(wheel_id: &str, camera: &str, captured_at: DateTime<Utc>, seed: u64) -> WheelSpec {
         WheelSpec {
             wheel_id: wheel_id.to_string(),
             camera: camera.to_string(),
@@ -197,12 +188,7 @@ impl WheelSpec {
 
     /// The capture id and file stem: `<camera>_<YYYYMMDDTHHMMSSmmmZ>_<wheel>`.
     pub fn capture_id(&self) -> String {
-        format!(
-            "{}_{}_{}",
-            self.camera,
-            self.captured_at.format("%Y%m%dT%H%M%S%3fZ"),
-            self.wheel_id
-        )
+        format!("{}_{}_{}", self.camera, self.captured_at.format("%Y%m%dT%H%M%S%3fZ"), self.wheel_id)
     }
 
     /// `healthy` or the failure mode's name.
@@ -223,10 +209,7 @@ impl WheelSpec {
     /// Checks the spec's ranges; every simulation starts with this.
     pub fn validate(&self) -> Result<(), SimError> {
         if !(MIN_WIDTH..=MAX_WIDTH).contains(&self.width) {
-            return Err(SimError::InvalidSpec(format!(
-                "width {} outside {MIN_WIDTH}..={MAX_WIDTH}",
-                self.width
-            )));
+            return Err(SimError::InvalidSpec(format!("width {} outside {MIN_WIDTH}..={MAX_WIDTH}", self.width)));
         }
         if !(MIN_PROFILES..=MAX_PROFILES).contains(&self.profiles) {
             return Err(SimError::InvalidSpec(format!(
@@ -236,16 +219,10 @@ impl WheelSpec {
         }
         if let Some((m, s)) = self.failure {
             if !(0.0..=1.0).contains(&s) {
-                return Err(SimError::InvalidSpec(format!(
-                    "severity {s} of {m} outside [0, 1]"
-                )));
+                return Err(SimError::InvalidSpec(format!("severity {s} of {m} outside [0, 1]")));
             }
         }
-        let safe = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        };
+        let safe = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !safe(&self.camera) || !safe(&self.wheel_id) {
             return Err(SimError::InvalidSpec(format!(
                 "camera `{}` and wheel `{}` must be non-empty [A-Za-z0-9_-]",
