@@ -1,7 +1,7 @@
 //! Features of single tread cells: pits, protrusions, roughness and dark areas.
 
 use crate::context::Context;
-use crate::stats::median;
+use crate::stats::median_in_place;
 
 /// Height (in percent of the tread width) a cell must lie below or above its surroundings to count as
 /// a pit or a protrusion.
@@ -70,8 +70,7 @@ pub(crate) fn local(ctx: &Context<'_>) -> Local {
             k as f32 / cells as f32
         }
     };
-    let mut scratch = Vec::new();
-    let var = median(vars.iter().copied(), &mut scratch);
+    let var = median_in_place(&mut vars);
     Local {
         pit_depth: deepest,
         pit_area: share(pits),

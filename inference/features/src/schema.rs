@@ -1,5 +1,8 @@
 //! The `wheel-v1` feature schema: version, ordered names, units and meanings.
 //!
+//! The same table, with the normalisation explained for readers outside Rust, is in
+//! `inference/features/FEATURES.md` (a test keeps the two in step).
+//!
 //! Heights are expressed in **percent of the measured tread width** (`%w`): a height in the capture's own
 //! units (mm or sensor rows) divided by the tread width in the same capture's x units (mm or sensor
 //! columns), times 100. For a 76 mm tread, 1 mm is 1.32 %w. This makes one model work for calibrated
@@ -206,6 +209,18 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), FEATURE_COUNT, "names are unique");
+    }
+
+    #[test]
+    fn features_md_lists_every_feature_in_order() {
+        let md = include_str!("../FEATURES.md");
+        let mut from = 0;
+        for (i, name) in FEATURE_NAMES.iter().enumerate() {
+            let row = format!("| {i} | `{name}` | {} |", FEATURES[i].unit);
+            let at = md[from..].find(&row).unwrap_or_else(|| panic!("FEATURES.md row missing or out of order: {row}"));
+            from += at + row.len();
+        }
+        assert!(md.contains(FEATURE_SET_VERSION));
     }
 
     #[test]

@@ -17,6 +17,15 @@ pub(crate) fn percentile(xs: impl IntoIterator<Item = f32>, q: f32, scratch: &mu
     *v
 }
 
+/// Median of `xs` (all finite), reordering it; NaN when empty.
+pub(crate) fn median_in_place(xs: &mut [f32]) -> f32 {
+    if xs.is_empty() {
+        return f32::NAN;
+    }
+    let k = (xs.len() - 1) / 2;
+    *xs.select_nth_unstable_by(k, f32::total_cmp).1
+}
+
 /// Mean of the finite values; NaN when there are none.
 pub(crate) fn mean(xs: impl IntoIterator<Item = f32>) -> f32 {
     let (mut s, mut n) = (0.0f64, 0usize);

@@ -147,15 +147,14 @@ pub(crate) fn render(
             }
         }
         encode_row(&h, encoder, &mut range);
-        intensity.extend(i.iter().zip(&h).map(
-            |(&v, hv)| {
-                if hv.is_finite() {
-                    v.round().clamp(1.0, 255.0) as u8
-                } else {
-                    0
-                }
-            },
-        ));
+        intensity.extend(i.iter().zip(&h).map(|(&v, hv)| {
+            if hv.is_finite() {
+                // Round half up without a libm call (x86-64 baseline has no rounding instruction).
+                (v.clamp(0.0, 255.0) + 0.5).clamp(1.0, 255.0) as u8
+            } else {
+                0
+            }
+        }));
     }
     (range, intensity)
 }
@@ -214,7 +213,7 @@ fn encode_row(h: &[f32], encoder: RangeEncoder, out: &mut RangeOut) {
             let inv = 1.0 / scale;
             v.extend(h.iter().map(|&x| {
                 if x.is_finite() {
-                    ((x - offset) * inv).round().clamp(1.0, 65535.0) as u16
+                    (((x - offset) * inv).clamp(0.0, 65535.0) + 0.5).clamp(1.0, 65535.0) as u16
                 } else {
                     0
                 }

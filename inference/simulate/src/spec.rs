@@ -9,6 +9,20 @@ use prognos_formats::icon::Layout;
 use crate::SimError;
 
 /// The failure modes of `wheel-failure-modes.md`, each simulated at a continuous severity in [0, 1].
+///
+/// How each is simulated at severity s (sizes grow smoothly from nothing at 0):
+///
+/// | mode | height change at severity s | intensity |
+/// |---|---|---|
+/// | even wear | whole tread 4.5 s mm lower against the hub rim | unchanged |
+/// | compression set | cos² trough in the central 55 % of the tread, 3 s mm deep, on every profile | band up to 30 s % darker |
+/// | flat spot | chord cut 2.5 s mm deep across the full width (its length follows from the wheel radius) | patch 35 s % brighter |
+/// | chunking | one pit 20 s mm across, 6 s mm deep, steep walls, plus two smaller ones; walls mostly missing | pits half as bright |
+/// | cracks | seven cracks, each s x 10-30 mm long, 0.12 + 0.25 s mm wide, 1.5 s mm deep, partly missing | lines up to 70 % darker (full from s = 0.2) |
+/// | debonding | over 0.24 + 0.36 s of the turn: bulge 2 s mm at one seam decaying over 5 mm, tread lifted 0.5 s mm | unchanged |
+/// | blowout | bump 4 s mm high, 4 + 6 s mm radius, at a seam (60 %) or on the face | up to 45 s % darker |
+/// | conical wear | tread lowered linearly from 0 at one edge to 3 s mm at the other | gradient of 30 s % across |
+/// | abrasion | extra white height noise of 0.15 s mm on the tread | 30 s % duller |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureMode {
     /// The whole tread drops in radius against the hub rim.

@@ -21,7 +21,7 @@ pub fn spec(failure: Option<(FailureMode, f32)>, width: usize, encoding: Encodin
         encoding,
         layout: Layout::Subcomponent,
         width,
-        profiles: 300,
+        profiles: 200,
         with_mark: false,
         seed,
     }
