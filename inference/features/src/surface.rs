@@ -33,6 +33,9 @@ enum Intensity<'a> {
 ///
 /// Heights are read lazily row by row: a surface over a [`Capture`] converts each raw row into a reused
 /// buffer, so featurizing never materialises a full height array.
+///
+/// Larger heights must mean more material (farther from the wheel axis). A camera whose converted range
+/// runs the other way (a reversed sensor axis left uncorrected by its traits) is not supported yet.
 #[derive(Debug, Clone)]
 pub struct Surface<'a> {
     heights: Heights<'a>,
