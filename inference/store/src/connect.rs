@@ -1,0 +1,193 @@
+//! Opening a store from its URL: backend choice, connection settings, and the embedded migrations.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Backend, StoreError};
+
+/// The SQLite migrations, embedded at build time.
+pub static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The PostgreSQL migrations, embedded at build time.
+pub static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connection settings beyond the URL. [`StoreOptions::default`] suits the service.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool opens. An in-memory SQLite database always uses exactly one.
+    pub max_connections: u32,
+    /// How long to wait for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// SQLite only: how long a writer waits for another writer's lock before failing with "database is locked".
+    pub busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The pool behind a store: one variant per backend. The queries are the same text for both (`$N` placeholders,
+/// `ON CONFLICT`, `RETURNING`); only the pool type differs, and `on_pool!` expands each query once per variant.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Pool {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever backend it is.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::connect::Pool::Sqlite($pool) => $body,
+            $crate::connect::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Opens the database `url` names and applies any migrations it has not had yet.
+pub(crate) async fn open(url: &str, options: &StoreOptions) -> Result<Pool, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => open_sqlite(url, options).await.map(Pool::Sqlite),
+        "postgres" | "postgresql" => open_postgres(url, options).await.map(Pool::Postgres),
+        _ => Err(StoreError::UnsupportedUrl { url: mask_password(url) }),
+    }
+}
+
+/// Whether a SQLite URL names an in-memory database (`sqlite::memory:`, `sqlite://:memory:`, `mode=memory`).
+fn is_memory_url(url: &str) -> bool {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, params) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, StoreError> {
+    let memory = is_memory_url(url);
+    let mut connect = SqliteConnectOptions::from_str(url)?
+        .foreign_keys(true)
+        .busy_timeout(options.busy_timeout)
+        .synchronous(SqliteSynchronous::Normal);
+    let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+    if memory {
+        // Every connection to `sqlite::memory:` would otherwise see its own empty database, and the database
+        // vanishes with its last connection: keep exactly one, forever.
+        pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+    } else {
+        connect = connect.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+        pool = pool.max_connections(options.max_connections.max(1));
+        let parent = connect.get_filename().parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = parent {
+            create_dir(dir)?;
+        }
+    }
+    let pool = pool.connect_with(connect).await?;
+    SQLITE_MIGRATIONS.run(&pool).await?;
+    tracing::debug!(memory, "sqlite store open");
+    Ok(pool)
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })
+}
+
+async fn open_postgres(url: &str, options: &StoreOptions) -> Result<PgPool, StoreError> {
+    let connect = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect)
+        .await?;
+    // sqlx takes a PostgreSQL advisory lock around the migrations, so replicas starting together are safe.
+    POSTGRES_MIGRATIONS.run(&pool).await?;
+    tracing::debug!("postgres store open");
+    Ok(pool)
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return url.to_string() };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    let masked = if user.len() == userinfo.len() { userinfo.to_string() } else { format!("{user}:***") };
+    match tail {
+        Some(tail) => format!("{scheme}://{masked}@{host}/{tail}"),
+        None => format!("{scheme}://{masked}@{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_urls_are_recognised() {
+        assert!(is_memory_url("sqlite::memory:"));
+        assert!(is_memory_url("sqlite://:memory:"));
+        assert!(is_memory_url("sqlite://x.db?mode=memory"));
+        assert!(!is_memory_url("sqlite://data/prognos.db"));
+        assert!(!is_memory_url("sqlite://data/memory.db"));
+    }
+
+    /// The value of `PRAGMA name` on one of the pool's connections, as text.
+    async fn pragma(pool: &SqlitePool, name: &str) -> String {
+        use sqlx::Row;
+        let row = sqlx::query(&format!("PRAGMA {name}")).fetch_one(pool).await.unwrap();
+        row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_file_is_created_with_wal_normal_sync_foreign_keys_and_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("prognos.db");
+        let options = StoreOptions { busy_timeout: Duration::from_millis(4321), ..StoreOptions::default() };
+        let Pool::Sqlite(pool) = open(&format!("sqlite://{}", path.display()), &options).await.unwrap() else {
+            panic!("expected a SQLite pool")
+        };
+        assert!(path.is_file());
+        assert_eq!(pragma(&pool, "journal_mode").await, "wal");
+        assert_eq!(pragma(&pool, "synchronous").await, "1", "NORMAL");
+        assert_eq!(pragma(&pool, "foreign_keys").await, "1");
+        assert_eq!(pragma(&pool, "busy_timeout").await, "4321");
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_memory_has_foreign_keys_and_one_connection() {
+        let Pool::Sqlite(pool) = open("sqlite::memory:", &StoreOptions::default()).await.unwrap() else {
+            panic!("expected a SQLite pool")
+        };
+        assert_eq!(pragma(&pool, "foreign_keys").await, "1");
+        assert_eq!(pragma(&pool, "journal_mode").await, "memory");
+        assert_eq!(pool.options().get_max_connections(), 1);
+        pool.close().await;
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(mask_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(mask_password("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(mask_password("postgres://h/db"), "postgres://h/db");
+        assert_eq!(mask_password("mysql://u:p@h"), "mysql://u:***@h");
+    }
+}

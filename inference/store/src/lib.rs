@@ -1,0 +1,73 @@
+//! Storage for Prognos: captures, feature rows, predictions and quarantined inputs, on SQLite or PostgreSQL.
+//!
+//! [`Store::connect`] picks the backend from the URL and applies the embedded migrations:
+//!
+//! - `sqlite://data/prognos.db`: the embedded default. The file and its folder are created when missing; the
+//!   database runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a busy timeout. Writers take the
+//!   write lock up front (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing mid-transaction.
+//! - `sqlite::memory:`: a private in-memory database (one connection), for tests and dry runs.
+//! - `postgres://user@host/db`: for fleets and several replicas sharing one database.
+//!
+//! The two backends share one set of SQL: every query is written once with `$N` placeholders, `ON CONFLICT` and
+//! `RETURNING`, which both engines accept, and runs through an enum of the two pool types. The only
+//! per-backend difference in the Rust code is the timestamp type [`Ts`], which is `TIMESTAMPTZ` on PostgreSQL
+//! and fixed-width RFC 3339 text on SQLite, so ordering and range comparisons agree. Schema differences (identity
+//! columns, column types) live in the two migration folders, `migrations/sqlite` and `migrations/postgres`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), prognos_store::StoreError> {
+//! let store = prognos_store::Store::connect("sqlite://data/prognos.db").await?;
+//! for p in store.predictions_for_asset("W07", 10).await? {
+//!     println!("{} {} {:.1}", p.scored_at, p.label, p.health_score);
+//! }
+//! store.close().await;
+//! # Ok(()) }
+//! ```
+
+mod connect;
+mod error;
+mod json;
+mod read;
+mod records;
+mod time;
+mod write;
+
+pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use error::StoreError;
+pub use records::{
+    AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,
+    QuarantineRecord, RecordOutcome,
+};
+pub use time::stored as stored_timestamp;
+
+/// A handle on the database: cheap to clone (clones share one connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: connect::Pool,
+}
+
+impl Store {
+    /// Opens the database named by `url` (see the crate docs) with default settings and applies any pending
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Like [`Store::connect`], with explicit connection settings.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        Ok(Store { pool: connect::open(url, options).await? })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    /// Closes every connection, waiting for those in use to be returned. Clones of this store close too.
+    pub async fn close(&self) {
+        match &self.pool {
+            connect::Pool::Sqlite(pool) => pool.close().await,
+            connect::Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
