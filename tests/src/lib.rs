@@ -79,6 +79,8 @@ impl TestApp {
         s.server.shutdown_grace_seconds = 2;
         s.models.dir = dir.join("models");
         s.models.python_env = repo_root().join(".venv");
+        s.store.url = Some(format!("sqlite://{}", dir.join("data/prognos.db").display()));
+        s.pipelines.disabled = true;
         s.auth.tokens = vec![
             TokenEntry { name: "admin".into(), role: Role::Admin, sha256: hash_token(ADMIN_TOKEN) },
             TokenEntry { name: "viewer".into(), role: Role::Viewer, sha256: hash_token(VIEWER_TOKEN) },

@@ -37,6 +37,36 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Where predictions, captures and features are stored.
+    pub store: StoreSettings,
+    /// Which pipelines run.
+    pub pipelines: PipelineSettings,
+}
+
+/// Storage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` (the embedded default: `sqlite://<data_dir>/prognos.db`) or `postgres://...`.
+    pub url: Option<String>,
+}
+
+/// Pipelines (`pipelines/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSettings {
+    /// Folder of pipeline files. Default `pipelines`.
+    pub dir: PathBuf,
+    /// Pipeline names to run; empty runs every file in `dir`. Default empty.
+    pub enabled: Vec<String>,
+    /// Run no pipeline at all (API only). Default false.
+    pub disabled: bool,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("pipelines"), enabled: Vec::new(), disabled: false }
+    }
 }
 
 impl Default for Settings {
@@ -47,6 +77,8 @@ impl Default for Settings {
             models: ModelSettings::default(),
             auth: AuthSettings::default(),
             log: LogSettings::default(),
+            store: StoreSettings::default(),
+            pipelines: PipelineSettings::default(),
         }
     }
 }
@@ -218,6 +250,11 @@ impl Settings {
         }
         figment = figment.merge(Env::prefixed("PROGNOS__").split("__"));
         figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The store URL actually used.
+    pub fn store_url(&self) -> String {
+        self.store.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("prognos.db").display()))
     }
 
     /// The token file actually used.

@@ -1,7 +1,10 @@
 //! Domain types and the configuration schema shared by every Prognos crate.
 
 pub mod config;
+pub mod pipeline;
 
 pub use config::{
-    AuthSettings, ConfigError, LogFormat, LogSettings, ModelSettings, Role, ServerSettings, Settings, TokenEntry,
+    AuthSettings, ConfigError, LogFormat, LogSettings, ModelSettings, PipelineSettings, Role, ServerSettings, Settings,
+    StoreSettings, TokenEntry,
 };
+pub use pipeline::{AfterProcessing, CameraSource, PipelineError, PipelineFile, PipelineKind, RfidLog};

@@ -98,5 +98,18 @@ pub enum SimulateCommand {
         /// Threads for featurizing training rows (the output does not depend on it).
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Keep writing: a coaster run every --run-interval-ms into --out's camera folders, with an RFID log,
+        /// one wheel degrading run by run (the demo feed of the main job).
+        #[arg(long, requires = "out")]
+        live: bool,
+        /// With --live: milliseconds between runs.
+        #[arg(long, default_value_t = 5000)]
+        run_interval_ms: u64,
+        /// With --live: wheels each camera sees per run.
+        #[arg(long, default_value_t = 4)]
+        wheels_per_camera: usize,
+        /// With --live: stop after this many runs (0 = until interrupted).
+        #[arg(long, default_value_t = 0)]
+        runs: usize,
     },
 }

@@ -4,6 +4,7 @@ pub mod api_error;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+pub mod ingest;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

@@ -23,9 +23,23 @@ fn main() -> ExitCode {
         Command::Score { model, file, output } => commands::score_csv::run(&settings, &model, &file, output.as_deref()),
         Command::Models { command: ModelsCommand::List } => commands::models::list(&settings),
         Command::Models { command: ModelsCommand::Validate { path } } => commands::models::validate(&settings, &path),
-        Command::Simulate { command: SimulateCommand::Wheels { out, training_csv, count, seed, threads } } => {
-            commands::simulate::wheels(out, training_csv, count, seed, threads)
-        }
+        Command::Simulate {
+            command:
+                SimulateCommand::Wheels {
+                    out,
+                    training_csv,
+                    count,
+                    seed,
+                    threads,
+                    live,
+                    run_interval_ms,
+                    wheels_per_camera,
+                    runs,
+                },
+        } => match (live, out) {
+            (true, Some(out)) => commands::simulate::live(&out, seed, run_interval_ms, wheels_per_camera, runs),
+            (_, out) => commands::simulate::wheels(out, training_csv, count, seed, threads),
+        },
         Command::Token { command: TokenCommand::Create { name, role } } => {
             commands::token::create(&settings, &name, role)
         }

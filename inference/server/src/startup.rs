@@ -9,7 +9,11 @@ use prognos_scoring::{RuntimeLocator, SessionOptions, WorkerOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use prognos_core::{PipelineFile, PipelineKind};
+use prognos_store::Store;
+
 use crate::auth::load_tokens;
+use crate::ingest::wheels::WheelPipeline;
 use crate::state::{AppState, RefusedModel};
 use crate::{routes, telemetry};
 
@@ -18,6 +22,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown: CancellationToken,
+    pipelines: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Session options from settings.
@@ -44,14 +49,38 @@ impl Application {
     /// Binds the port, prepares tokens and metrics, and starts loading models.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let tokens = load_tokens(&settings)?;
-        let state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle());
+        let pipeline_files = if settings.pipelines.disabled {
+            Vec::new()
+        } else {
+            PipelineFile::load_dir(&settings.pipelines.dir)?
+                .into_iter()
+                .filter(|(_, f)| {
+                    settings.pipelines.enabled.is_empty() || settings.pipelines.enabled.contains(&f.pipeline.name)
+                })
+                .collect()
+        };
+        let store = Store::connect(&settings.store_url())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the store {}: {e}", redact_url(&settings.store_url())))?;
+        let state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle(), store);
         let s = &state.settings.server;
         let listener = TcpListener::bind((s.host.as_str(), s.port))
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
         let loader = state.clone();
         tokio::task::spawn_blocking(move || load_models(&loader));
-        Ok(Self { listener, state, shutdown })
+        let mut pipelines = Vec::new();
+        for (path, file) in pipeline_files {
+            match file.pipeline.kind {
+                PipelineKind::WheelCameras => {
+                    let pipeline =
+                        WheelPipeline::new(file, &state.settings.data_dir, state.store.clone(), state.models.clone())
+                            .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
+                    pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
+                }
+            }
+        }
+        Ok(Self { listener, state, shutdown, pipelines })
     }
 
     /// The bound port.
@@ -75,13 +104,20 @@ impl Application {
             token.cancelled().await;
             tokio::time::sleep(grace).await;
         };
-        tokio::select! {
+        let result = tokio::select! {
             r = serve => r,
             _ = deadline => {
                 tracing::warn!(seconds = grace.as_secs(), "shutdown grace period over; dropping open connections");
                 Ok(())
             }
+        };
+        // Sources finish the capture in hand, then stop.
+        let pipelines = futures_join(self.pipelines);
+        if tokio::time::timeout(grace, pipelines).await.is_err() {
+            tracing::warn!("pipelines did not stop within the grace period");
         }
+        self.state.store.close().await;
+        result
     }
 }
 
@@ -125,5 +161,34 @@ pub fn load_models(state: &AppState) {
     } else {
         state.set_ready(true);
         tracing::info!(models = state.models.len(), "ready");
+    }
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("sqlite://data/p.db"), "sqlite://data/p.db");
     }
 }

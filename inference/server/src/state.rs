@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use metrics_exporter_prometheus::PrometheusHandle;
 use prognos_core::Settings;
 use prognos_scoring::ModelSet;
+use prognos_store::Store;
 
 use crate::auth::TokenTable;
 
@@ -31,18 +32,21 @@ pub struct AppState {
     pub tokens: Arc<TokenTable>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Captures, features, predictions.
+    pub store: Store,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     /// A new state; not ready until [`AppState::set_ready`].
-    pub fn new(settings: Arc<Settings>, tokens: TokenTable, metrics: PrometheusHandle) -> Self {
+    pub fn new(settings: Arc<Settings>, tokens: TokenTable, metrics: PrometheusHandle, store: Store) -> Self {
         Self {
             settings,
             models: Arc::new(ModelSet::default()),
             refused: Arc::new(RwLock::new(Vec::new())),
             tokens: Arc::new(tokens),
             metrics,
+            store,
             ready: Arc::new(AtomicBool::new(false)),
         }
     }

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 pub mod health;
 pub mod models;
+pub mod predictions;
 pub mod score;
 pub mod score_input;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/v1/score/{model}", post(score::score))
         .route("/v1/models", get(models::list))
+        .route("/v1/predictions", get(predictions::list))
         .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
     Router::new()
         .merge(read)
