@@ -8,7 +8,7 @@ model=${1:-wheel-health}
 secs=${2:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 scripts/setup-python.sh >/dev/null
-cargo build --release --locked --bin prognos
+cargo build --release --locked -p prognos --bin prognos
 bin=$PWD/target/release/prognos
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: sets up everything (Python environment with ONNX Runtime, release
 # build, the wheel-health model if it is not there yet), starts the service, and shows it scoring a feature CSV
-# and an HTTP request. Runs until Ctrl-C. Safe to re-run.
+# and an HTTP request, then feeds simulated wheel captures into the camera folders and shows them scored and
+# stored. Runs until Ctrl-C. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup-python.sh
 echo "run: building the release binary"
-cargo build --release --locked --bin prognos
+cargo build --release --locked -p prognos --bin prognos
 bin=target/release/prognos
 mkdir -p data
 
@@ -26,21 +27,31 @@ fi
 
 port=${PROGNOS__SERVER__PORT:-8080}
 export PROGNOS__SERVER__PORT=$port
-echo "run: starting prognos serve on http://127.0.0.1:$port (Ctrl-C stops it)"
+echo "run: starting prognos serve on http://127.0.0.1:$port with pipelines/wheel-cameras.toml (Ctrl-C stops it)"
 "$bin" serve &
 server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' INT TERM EXIT
+feed=""
+cleanup() {
+  [ -n "$feed" ] && kill "$feed" 2>/dev/null
+  kill -TERM "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+}
+trap cleanup INT TERM EXIT
 for _ in $(seq 1 300); do
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || { echo "run: the service exited" >&2; exit 1; }
   sleep 0.1
 done
 
-sample=$(ls training-data/wheels/*.csv | head -n 1)
-echo "run: scoring $sample from the command line -> data/scored-sample.csv"
-head -n 21 "$sample" > data/sample.csv
-"$bin" score --model wheel-health data/sample.csv -o data/scored-sample.csv || true
-column -s, -t < <(cut -d, -f1,4 data/scored-sample.csv | paste -d, - <(rev data/scored-sample.csv | cut -d, -f1-4 | rev)) | head -n 8
+sample=training-data/wheels/holdout.csv
+echo "run: scoring the first rows of $sample from the command line -> data/scored-sample.csv"
+head -n 9 "$sample" > data/sample.csv
+"$bin" score --model wheel-health data/sample.csv -o data/scored-sample.csv
+.venv/bin/python - <<'PY'
+import csv
+for r in csv.DictReader(open("data/scored-sample.csv")):
+    print(f"  {r['capture_id']:<34} {r['label']:<16} severity {float(r['severity']):.2f}  health {float(r['health_score']):6.1f}")
+PY
 
 echo "run: scoring one row over HTTP with a fresh viewer token"
 token=$("$bin" token create --name "run-sh-$(date +%s%N)" --role viewer 2>/dev/null)
@@ -55,5 +66,18 @@ PY
 curl -fsS -H "Authorization: Bearer $token" -H 'content-type: application/json' \
   -d "$body" "http://127.0.0.1:$port/v1/score/wheel-health"
 echo
-echo "run: the service keeps running on http://127.0.0.1:$port (metrics at /metrics); Ctrl-C stops it"
+
+echo "run: the simulated cameras start writing into data/cameras/Cam_01 and Cam_02 (a coaster run every 5 s;"
+echo "     wheel W03 grows a flat spot run by run). Watch the log lines, or:"
+echo "     curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/predictions?asset=W03"
+"$bin" simulate wheels --out data/cameras --live --run-interval-ms 5000 --seed "$(date +%s)" &
+feed=$!
+sleep 12
+curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/predictions?limit=8" > data/latest.json
+.venv/bin/python - <<'PY'
+import json
+for p in json.load(open("data/latest.json"))["predictions"]:
+    print(f"  stored: {p['asset']:<5} health {p['health_score']:6.1f}  {p['model']}@{p['model_version']}  {p['scored_at']}")
+PY
+echo "run: the service and the camera feed keep running (metrics at http://127.0.0.1:$port/metrics); Ctrl-C stops both"
 wait $server

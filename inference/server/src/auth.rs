@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::SystemTime;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -61,35 +63,76 @@ pub struct Caller {
     pub role: Role,
 }
 
-/// Hash -> holder, built once at start-up.
+/// Hash -> holder: the configured tokens plus the token file, which is re-read when it changes (so a token
+/// made with `prognos token create` works without a restart).
 #[derive(Debug, Default)]
 pub struct TokenTable {
-    by_hash: HashMap<String, Caller>,
+    configured: Vec<TokenEntry>,
+    file: Option<PathBuf>,
+    loaded: RwLock<(Option<SystemTime>, HashMap<String, Caller>)>,
+}
+
+fn index(entries: impl IntoIterator<Item = TokenEntry>) -> HashMap<String, Caller> {
+    entries.into_iter().map(|t| (t.sha256.to_ascii_lowercase(), Caller { name: t.name, role: t.role })).collect()
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl TokenTable {
-    /// From configuration plus the token file.
+    /// Fixed tokens only (no file).
     pub fn new(entries: impl IntoIterator<Item = TokenEntry>) -> Self {
-        let by_hash = entries
-            .into_iter()
-            .map(|t| (t.sha256.to_ascii_lowercase(), Caller { name: t.name, role: t.role }))
-            .collect();
-        Self { by_hash }
+        let configured: Vec<TokenEntry> = entries.into_iter().collect();
+        let map = index(configured.clone());
+        Self { configured, file: None, loaded: RwLock::new((None, map)) }
+    }
+
+    /// Configured tokens plus those in `file`.
+    pub fn with_file(configured: Vec<TokenEntry>, file: PathBuf) -> anyhow::Result<Self> {
+        let stamp = modified(&file);
+        let mut all = configured.clone();
+        all.extend(read_token_file(&file)?);
+        Ok(Self { configured, file: Some(file), loaded: RwLock::new((stamp, index(all))) })
+    }
+
+    fn reload_if_changed(&self) {
+        let Some(file) = &self.file else { return };
+        let stamp = modified(file);
+        if self.loaded.read().map(|l| l.0 == stamp).unwrap_or(true) {
+            return;
+        }
+        match read_token_file(file) {
+            Ok(entries) => {
+                let mut all = self.configured.clone();
+                all.extend(entries);
+                if let Ok(mut l) = self.loaded.write() {
+                    *l = (stamp, index(all));
+                }
+                tracing::info!(file = %file.display(), "token file changed; tokens reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "token file changed but cannot be read; keeping the tokens loaded before"),
+        }
     }
 
     /// The caller a bearer token belongs to.
-    pub fn check(&self, token: &str) -> Option<&Caller> {
-        self.by_hash.get(&hash_token(token))
+    pub fn check(&self, token: &str) -> Option<Caller> {
+        let hash = hash_token(token);
+        if let Some(c) = self.loaded.read().ok().and_then(|l| l.1.get(&hash).cloned()) {
+            return Some(c);
+        }
+        self.reload_if_changed();
+        self.loaded.read().ok().and_then(|l| l.1.get(&hash).cloned())
     }
 
     /// Number of tokens.
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        self.loaded.read().map(|l| l.1.len()).unwrap_or(0)
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
+        self.len() == 0
     }
 }
 
@@ -143,18 +186,15 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File
 /// prints it once on standard output, and stores only its hash.
 pub fn load_tokens(settings: &Settings) -> anyhow::Result<TokenTable> {
     let file = settings.tokens_file();
-    let mut entries = settings.auth.tokens.clone();
-    entries.extend(read_token_file(&file)?);
-    if entries.is_empty() {
+    if settings.auth.tokens.is_empty() && read_token_file(&file)?.is_empty() {
         let token = create_token(&file, "first-admin", Role::Admin)?;
         println!(
             "prognos: no API token was configured, so an admin token was created.\n\
              It is shown only this once; only its hash is kept (in {}):\n\n    {token}\n",
             file.display()
         );
-        entries = read_token_file(&file)?;
     }
-    Ok(TokenTable::new(entries))
+    TokenTable::with_file(settings.auth.tokens.clone(), file)
 }
 
 /// Middleware: the request must carry `Authorization: Bearer <token>` of a role that allows `access`.
@@ -178,7 +218,7 @@ pub async fn require(
             caller.role.as_str()
         )));
     }
-    req.extensions_mut().insert(caller.clone());
+    req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
 }
 
@@ -209,10 +249,14 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&token), "the token text must never be stored");
         assert!(text.contains(&hash_token(&token)));
-        let table = TokenTable::new(read_token_file(&path).unwrap());
+        let table = TokenTable::with_file(Vec::new(), path.clone()).unwrap();
         assert_eq!(table.check(&token).unwrap().role, Role::Operator);
         assert!(table.check("prg_wrong").is_none());
         assert!(create_token(&path, "ops", Role::Viewer).is_err(), "names are unique");
+        // A token created while the table is in use is picked up without a restart.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let later = create_token(&path, "late", Role::Viewer).unwrap();
+        assert_eq!(table.check(&later).unwrap().name, "late");
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
