@@ -166,8 +166,12 @@ impl PipelineFile {
         Ok(file)
     }
 
-    /// Every `*.toml` in `dir`, sorted by file name; the first bad file fails the whole load.
+    /// Every `*.toml` in `dir`, sorted by file name; the first bad file fails the whole load. A folder that
+    /// does not exist holds no pipelines.
     pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Self)>, PipelineError> {
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
         let entries =
             std::fs::read_dir(dir).map_err(|e| PipelineError::Io { path: dir.to_path_buf(), reason: e.to_string() })?;
         let mut paths: Vec<PathBuf> =

@@ -111,7 +111,9 @@ impl TokenTable {
                 }
                 tracing::info!(file = %file.display(), "token file changed; tokens reloaded");
             }
-            Err(e) => tracing::error!(error = %e, "token file changed but cannot be read; keeping the tokens loaded before"),
+            Err(e) => {
+                tracing::error!(error = %e, "token file changed but cannot be read; keeping the tokens loaded before")
+            }
         }
     }
 

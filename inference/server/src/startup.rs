@@ -59,6 +59,9 @@ impl Application {
                 })
                 .collect()
         };
+        if pipeline_files.is_empty() && !settings.pipelines.disabled {
+            tracing::warn!(dir = %settings.pipelines.dir.display(), "no pipeline files: serving the API only");
+        }
         let store = Store::connect(&settings.store_url())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the store {}: {e}", redact_url(&settings.store_url())))?;
