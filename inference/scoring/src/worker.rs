@@ -181,6 +181,10 @@ fn work(mut model: Model, rx: Receiver<Job>, max_rows: usize) {
         };
         inference.record(started.elapsed().as_secs_f64());
         match result {
+            Ok(probabilities) if jobs.len() == 1 => {
+                let job = jobs.pop().expect("one job");
+                let _ = job.reply.send(Ok(Scores { probabilities, classes, healthy }));
+            }
             Ok(probabilities) => {
                 let mut offset = 0;
                 for job in jobs {
