@@ -1,0 +1,1 @@
+//! Notifiers: one module per channel, each with its own config, client and health check.
