@@ -41,6 +41,8 @@ pub struct Settings {
     pub store: StoreSettings,
     /// Which pipelines run.
     pub pipelines: PipelineSettings,
+    /// Alert routes, contacts and notifiers (read by the alerts layer; see the README's alerts section).
+    pub alerts: toml::Table,
 }
 
 /// Storage.
@@ -79,6 +81,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             store: StoreSettings::default(),
             pipelines: PipelineSettings::default(),
+            alerts: toml::Table::new(),
         }
     }
 }
