@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
 mod connect;
 mod error;
 mod json;
@@ -32,6 +33,11 @@ mod records;
 mod time;
 mod write;
 
+pub use alerts::{
+    AckOutcome, AlertFilter, AlertRecord, AlertState, AlertTx, Claim, HeartbeatRecord, NewAlert, NewNotification,
+    NewSilence, Notice, NotificationCounts, NotificationFilter, NotificationRecord, NotificationStatus, SilenceRecord,
+    TrendPoint,
+};
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
 pub use records::{
