@@ -58,6 +58,8 @@ pub fn registry_with(dest: &Path, variants: &[&str]) {
 pub const ADMIN_TOKEN: &str = "prg_test_admin_token";
 /// A read-only token.
 pub const VIEWER_TOKEN: &str = "prg_test_viewer_token";
+/// An operator's token (acknowledge alerts, silences).
+pub const OPERATOR_TOKEN: &str = "prg_test_operator_token";
 
 /// A running application.
 pub struct TestApp {
@@ -84,6 +86,7 @@ impl TestApp {
         s.auth.tokens = vec![
             TokenEntry { name: "admin".into(), role: Role::Admin, sha256: hash_token(ADMIN_TOKEN) },
             TokenEntry { name: "viewer".into(), role: Role::Viewer, sha256: hash_token(VIEWER_TOKEN) },
+            TokenEntry { name: "operator".into(), role: Role::Operator, sha256: hash_token(OPERATOR_TOKEN) },
         ];
         s
     }

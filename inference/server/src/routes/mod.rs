@@ -11,6 +11,7 @@ use axum::Router;
 use crate::auth::{self, Access};
 use crate::state::AppState;
 
+pub mod alerts;
 pub mod health;
 pub mod models;
 pub mod predictions;
@@ -23,9 +24,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/score/{model}", post(score::score))
         .route("/v1/models", get(models::list))
         .route("/v1/predictions", get(predictions::list))
+        .route("/v1/alerts", get(alerts::list_alerts))
+        .route("/v1/notifications", get(alerts::list_notifications))
+        .route("/v1/silences", get(alerts::list_silences))
         .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
+    let operate = Router::new()
+        .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/v1/silences", post(alerts::create_silence))
+        .route_layer(from_fn_with_state((state.clone(), Access::Operate), auth::require));
     Router::new()
         .merge(read)
+        .merge(operate)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
