@@ -104,6 +104,18 @@ async fn captures_in_both_camera_folders_are_scored_stored_and_archived() {
     }
     let per_asset: Value = app.get("/v1/predictions?asset=W02", Some(VIEWER_TOKEN)).await.json().await.unwrap();
     assert_eq!(per_asset["predictions"].as_array().unwrap().len(), 1);
+    let asset: Value = app.get("/v1/assets/W02", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    assert_eq!(asset["kind"], "wheel");
+    assert_eq!(asset["latest"]["health_score"].as_f64().unwrap(), health("W02"));
+    let trend: Value = app.get("/v1/assets/W04/trend?bucket=1d", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    let buckets = trend["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 1, "{trend}");
+    assert_eq!(buckets[0]["count"], 1);
+    assert_eq!(buckets[0]["min"].as_f64().unwrap(), health("W04"));
+    assert_eq!(buckets[0]["max"].as_f64().unwrap(), health("W04"));
+    let bad = app.get("/v1/assets/W04/trend?metric=voltage", Some(VIEWER_TOKEN)).await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(app.get("/v1/assets/nope", Some(VIEWER_TOKEN)).await.status(), 404);
     // Processed pairs leave the camera folders for the archive.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for cam in ["Cam_01", "Cam_02"] {

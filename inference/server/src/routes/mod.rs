@@ -12,6 +12,7 @@ use crate::auth::{self, Access};
 use crate::state::AppState;
 
 pub mod alerts;
+pub mod assets;
 pub mod health;
 pub mod models;
 pub mod predictions;
@@ -24,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/score/{model}", post(score::score))
         .route("/v1/models", get(models::list))
         .route("/v1/predictions", get(predictions::list))
+        .route("/v1/assets/{id}", get(assets::get_asset))
+        .route("/v1/assets/{id}/trend", get(assets::trend))
         .route("/v1/alerts", get(alerts::list_alerts))
         .route("/v1/notifications", get(alerts::list_notifications))
         .route("/v1/silences", get(alerts::list_silences))
