@@ -30,7 +30,8 @@ fn python() -> Option<PathBuf> {
 }
 
 fn sink(python: &Path) -> SmtpSink {
-    SmtpSink::start(python, Path::new(SMTP_SINK_SCRIPT_PATH)).expect("smtp sink starts")
+    SmtpSink::start(python, Path::new(SMTP_SINK_SCRIPT_PATH))
+        .expect("smtp sink starts (is aiosmtpd in .venv? run scripts/setup-python.sh)")
 }
 
 fn config(port: u16) -> SmtpConfig {
@@ -190,6 +191,25 @@ async fn smtp_auth_works_and_the_password_never_prints() {
     for text in [format!("{good:?}"), format!("{notifier:?}"), format!("{error} {error:?}")] {
         assert!(!text.contains(password), "password leaked: {text}");
     }
+}
+
+/// STARTTLS and implicit TLS never fall back to clear text: against a server without TLS the attempt fails.
+#[tokio::test]
+async fn tls_modes_refuse_a_server_without_tls() {
+    let Some(python) = python() else { return };
+    let sink = sink(&python);
+    let mut starttls = config(sink.port());
+    starttls.security = SmtpSecurity::StartTls;
+    let error = SmtpNotifier::new(starttls).unwrap().send(&email("tech@depot.example", "k", None)).await.unwrap_err();
+    assert!(matches!(error, SendError::Permanent { .. }), "{error}");
+    assert!(error.reason().contains("STARTTLS"), "{error}");
+
+    let mut tls = config(sink.port());
+    tls.security = SmtpSecurity::Tls;
+    tls.timeout_ms = 2_000;
+    let error = SmtpNotifier::new(tls).unwrap().send(&email("tech@depot.example", "k", None)).await.unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(sink.messages().is_empty());
 }
 
 /// A server that accepts connections and never says a word: the attempt ends at the deadline, as transient.

@@ -198,6 +198,45 @@ mod tests {
     }
 
     #[test]
+    fn notifiers_live_behind_one_trait_object() {
+        let notifiers: Vec<Box<dyn Notifier>> = vec![
+            Box::new(
+                TwilioNotifier::new(TwilioConfig {
+                    base_url: "http://127.0.0.1:9".into(),
+                    account_sid: format!("AC{}", "0".repeat(32)),
+                    auth_token: "t".into(),
+                    from: Some("+15005550006".into()),
+                    messaging_service_sid: None,
+                    timeout_ms: 1,
+                })
+                .unwrap(),
+            ),
+            Box::new(
+                SmtpNotifier::new(SmtpConfig {
+                    host: "127.0.0.1".into(),
+                    port: 0,
+                    security: SmtpSecurity::Plain,
+                    username: None,
+                    password: None,
+                    from: "a@example.com".into(),
+                    timeout_ms: 1,
+                })
+                .unwrap(),
+            ),
+            Box::new(
+                WebhookNotifier::new(WebhookConfig {
+                    url: "http://127.0.0.1:9/hook".into(),
+                    secret: "s".into(),
+                    timeout_ms: 1,
+                })
+                .unwrap(),
+            ),
+        ];
+        let channels: Vec<Channel> = notifiers.iter().map(|n| n.channel()).collect();
+        assert_eq!(channels, [Channel::Sms, Channel::Email, Channel::Webhook]);
+    }
+
+    #[test]
     fn send_error_display_names_the_kind_and_delay() {
         let e = SendError::Transient { reason: "HTTP 429".into(), retry_after: Some(Duration::from_secs(7)) };
         assert_eq!(e.to_string(), "transient failure: HTTP 429 (retry after 7s)");

@@ -5,6 +5,7 @@
 mod openapi;
 mod smtp_sink;
 mod twilio;
+mod twilio_resources;
 
 pub use smtp_sink::SmtpSink;
 pub use twilio::{ReceivedSms, StandInMode, TwilioStandIn};
