@@ -54,6 +54,7 @@ on_both_backends!(
     notification_filters_and_counts,
     concurrent_claimers_take_each_row_once,
     trend_and_asset_kind_are_read_inside_the_transaction,
+    a_transaction_reading_an_alert_waits_for_the_one_deciding_it,
 );
 
 fn new_alert(rule: &str, asset: &str, when: DateTime<Utc>) -> NewAlert {
@@ -539,4 +540,30 @@ async fn trend_and_asset_kind_are_read_inside_the_transaction(db: &TestDb) {
     assert_eq!(tx.asset_kind("nope").await.unwrap(), None);
     tx.rollback().await.unwrap();
     store.close().await;
+}
+
+async fn a_transaction_reading_an_alert_waits_for_the_one_deciding_it(db: &TestDb) {
+    let stores = [db.connect().await, db.connect().await];
+    insert_open(&stores[0], "health", "W01", at(0)).await.unwrap();
+    let mut first = stores[0].begin_alerts().await.unwrap();
+    let mut alert = first.open_alert("health", "W01").await.unwrap().unwrap();
+    let second = {
+        let store = stores[1].clone();
+        tokio::spawn(async move {
+            let mut tx = store.begin_alerts().await.unwrap();
+            let seen = tx.open_alert("health", "W01").await.unwrap().unwrap();
+            tx.rollback().await.unwrap();
+            seen
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second reader must wait for the first transaction");
+    alert.consecutive = 5;
+    first.update_alert(&alert).await.unwrap();
+    first.commit().await.unwrap();
+    let seen = second.await.unwrap();
+    assert_eq!(seen.consecutive, 5, "and then see its decision");
+    for store in &stores {
+        store.close().await;
+    }
 }

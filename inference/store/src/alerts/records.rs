@@ -161,6 +161,9 @@ pub struct AlertFilter {
     pub open_only: bool,
     /// Only alerts with a pending notice.
     pub with_pending_notice: bool,
+    /// Only alerts that may need a notification now: firing, or with a pending notice (what an engine's tick
+    /// reads).
+    pub firing_or_notice: bool,
     /// Only this rule.
     pub rule: Option<String>,
     /// Only this asset.

@@ -254,6 +254,9 @@ pub(crate) fn alert_query(filter: &super::AlertFilter, suffix: &str) -> Result<(
     if filter.with_pending_notice {
         c.push_plain("pending_notice IS NOT NULL");
     }
+    if filter.firing_or_notice {
+        c.push_plain("(state = 'firing' OR pending_notice IS NOT NULL)");
+    }
     for (column, value) in [
         ("rule", &filter.rule),
         ("asset_id", &filter.asset_id),

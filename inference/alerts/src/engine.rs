@@ -1,1 +1,0 @@
-//! Rules and alert state.

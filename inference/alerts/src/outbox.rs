@@ -1,1 +1,0 @@
-//! The durable outbox and the worker that sends it.
