@@ -319,32 +319,41 @@ async fn shutdown_cuts_a_hanging_send_and_reschedules_it(db: &TestDb) {
     let w = OutboxWorker::new(
         store.clone(),
         vec![fake.dyn_arc()],
-        OutboxOptions { send_timeout_ms: 30_000, lease_s: 120, shutdown_grace_ms: 300, ..options("w") },
+        OutboxOptions { send_timeout_ms: 30_000, lease_s: 120, shutdown_grace_ms: 300, concurrency: 1, ..options("w") },
     )
     .unwrap();
-    let n = NewNotification {
-        alert_ids: vec![],
-        route: "oncall".into(),
-        channel: "sms".into(),
-        recipient: "+4915100000001".into(),
-        subject: String::new(),
-        text: "hello".into(),
-        html: None,
-        payload: serde_json::Value::Null,
-        idempotency_key: "hang".into(),
-        created_at: chrono::Utc::now(),
-    };
-    let id = store.enqueue_notification(&n).await.unwrap().unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let n = NewNotification {
+            alert_ids: vec![],
+            route: "oncall".into(),
+            channel: "sms".into(),
+            recipient: "+4915100000001".into(),
+            subject: String::new(),
+            text: "hello".into(),
+            html: None,
+            payload: serde_json::Value::Null,
+            idempotency_key: format!("hang-{i}"),
+            created_at: chrono::Utc::now() - chrono::Duration::seconds(10 - i),
+        };
+        ids.push(store.enqueue_notification(&n).await.unwrap().unwrap());
+    }
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(w.run(shutdown.clone()));
     fake.wait_for_attempts(1).await;
     let cancelled = std::time::Instant::now();
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops despite the hanging send").unwrap();
-    assert!(cancelled.elapsed() < Duration::from_secs(3), "{:?}", cancelled.elapsed());
-    let row = status(&store, id).await;
-    assert_eq!(row.status, NotificationStatus::Pending, "not left claimed for a whole lease");
-    assert!(row.last_error.unwrap().contains("cut short by shutdown"));
+    // One grace period in all, not one per claimed row.
+    assert!(cancelled.elapsed() < Duration::from_millis(1500), "{:?}", cancelled.elapsed());
+    assert_eq!(fake.attempts().len(), 1, "rows claimed but not started are not attempted after the deadline");
+    let cut = status(&store, ids[0]).await;
+    assert_eq!((cut.status, cut.attempts), (NotificationStatus::Pending, 1), "not left claimed for a whole lease");
+    assert!(cut.last_error.unwrap().contains("cut short by shutdown"));
+    for id in &ids[1..] {
+        let row = status(&store, *id).await;
+        assert_eq!((row.status, row.attempts), (NotificationStatus::Pending, 0), "released unattempted");
+    }
     store.close().await;
 }
 

@@ -29,7 +29,7 @@ mod rules;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use prognos_store::{AckOutcome, AlertRecord, NewAlert, NewSilence, Store, StoreError};
+use prognos_store::{AckOutcome, AlertFilter, AlertRecord, NewAlert, NewSilence, Store, StoreError};
 use serde_json::{json, Value};
 
 pub use config::{
@@ -165,6 +165,19 @@ impl AlertEngine {
         }
         if o.asset_id.is_empty() {
             return Err(AlertError::Observation("empty asset id".into()));
+        }
+        if o.bounds.classify(o.value) != Reading::Breach {
+            // The common case, a good value for an asset without an open alert, takes no write lock.
+            let filter = AlertFilter {
+                rule: Some(o.rule.to_string()),
+                asset_id: Some(o.asset_id.to_string()),
+                open_only: true,
+                limit: Some(1),
+                ..AlertFilter::default()
+            };
+            if self.store.alerts(&filter).await?.is_empty() {
+                return Ok(());
+            }
         }
         for _ in 0..MAX_TRIES {
             let mut tx = self.store.begin_alerts().await?;

@@ -25,11 +25,13 @@
 //! (visible in `prognos_notifications_pending` and `prognos_notifications_oldest_unsent_seconds`) rather than
 //! being failed by a replica that lacks the notifier.
 
+mod cutoff;
 mod events;
 mod options;
+mod report;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,10 +39,12 @@ use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
 use prognos_store::{Claim, NotificationRecord, Store, StoreError};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use cutoff::{Cutoff, ShutdownDeadline};
 pub use options::OutboxOptions;
+use report::{Counters, Outcome};
+pub use report::{DrainReport, OutboxStats};
 
 use crate::notify::{Channel, Message, Notifier, SendError};
 
@@ -67,109 +71,6 @@ impl OutboxWaker {
     /// Asks the worker to look for due notifications.
     pub fn wake(&self) {
         self.0.notify_one();
-    }
-}
-
-/// What one pass of the worker did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DrainReport {
-    /// Rows claimed.
-    pub claimed: usize,
-    /// Accepted by the provider and recorded as sent.
-    pub sent: usize,
-    /// Failed transiently, rescheduled.
-    pub retried: usize,
-    /// Failed for good.
-    pub failed: usize,
-    /// Given back unattempted (shutdown deadline, or already handled in this pass).
-    pub released: usize,
-    /// Outcome not recorded (store error, or the claim was lost); the row is retried after its lease.
-    pub unrecorded: usize,
-}
-
-impl DrainReport {
-    /// Attempts made (sends started).
-    pub fn attempts(&self) -> usize {
-        self.sent + self.retried + self.failed + self.unrecorded
-    }
-
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Sent => self.sent += 1,
-            Outcome::Retried => self.retried += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Released => self.released += 1,
-            Outcome::Unrecorded => self.unrecorded += 1,
-        }
-    }
-}
-
-/// Totals since the worker was built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxStats {
-    /// Notifications delivered.
-    pub sent: u64,
-    /// Transient failures (each rescheduled).
-    pub retried: u64,
-    /// Notifications failed for good.
-    pub failed: u64,
-    /// Outcomes that could not be recorded.
-    pub unrecorded: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counters {
-    sent: AtomicU64,
-    retried: AtomicU64,
-    failed: AtomicU64,
-    unrecorded: AtomicU64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Sent,
-    Retried,
-    Failed,
-    Released,
-    Unrecorded,
-}
-
-/// When in-flight sends of a pass are cut short.
-#[derive(Clone, Copy)]
-struct Cutoff<'a> {
-    /// A fixed deadline (the final flush).
-    deadline: Option<Instant>,
-    /// Shutdown: sends still running `grace` after it are cut.
-    shutdown: Option<(&'a CancellationToken, Duration)>,
-}
-
-impl Cutoff<'_> {
-    const NONE: Cutoff<'static> = Cutoff { deadline: None, shutdown: None };
-
-    fn passed(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    async fn reached(&self) {
-        let deadline = async {
-            match self.deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        let shutdown = async {
-            match self.shutdown {
-                Some((token, grace)) => {
-                    token.cancelled().await;
-                    tokio::time::sleep(grace).await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = deadline => {}
-            () = shutdown => {}
-        }
     }
 }
 
@@ -242,15 +143,17 @@ impl OutboxWorker {
     }
 
     /// Sends until `shutdown` is cancelled: a pass whenever woken, or every `poll_interval_ms`. A store error is
-    /// logged and retried at the next poll; the worker never gives up. On shutdown it stops claiming, lets
-    /// in-flight sends finish within `shutdown_grace_ms`, then makes a last pass over what is due within the same
-    /// grace; a send cut at the deadline is rescheduled (it may have been delivered: see the module docs).
+    /// logged and retried at the next poll; the worker never gives up. On shutdown it stops claiming new batches,
+    /// lets in-flight sends finish, then makes a last pass over what is due, all within `shutdown_grace_ms` of
+    /// the cancellation; a send cut at that deadline is rescheduled (it may have been delivered: see the module
+    /// docs), and a claimed row not yet attempted is released.
     pub async fn run(self, shutdown: CancellationToken) {
         let poll = Duration::from_millis(self.options.poll_interval_ms);
         let grace = Duration::from_millis(self.options.shutdown_grace_ms);
+        let stop = ShutdownDeadline::new(shutdown.clone(), grace);
         tracing::info!(worker = %self.options.worker_id, "outbox worker started");
         while !shutdown.is_cancelled() {
-            let cutoff = Cutoff { deadline: None, shutdown: Some((&shutdown, grace)) };
+            let cutoff = Cutoff { deadline: None, shutdown: Some(&stop) };
             if let Err(error) = self.drain_until(&Utc::now, cutoff, Some(&shutdown)).await {
                 tracing::error!(%error, "outbox pass failed; retrying at the next poll");
             }
@@ -260,7 +163,7 @@ impl OutboxWorker {
                 () = self.waker.0.notified() => {}
             }
         }
-        let cutoff = Cutoff { deadline: Some(Instant::now() + grace), shutdown: None };
+        let cutoff = Cutoff { deadline: stop.get(), shutdown: None };
         match self.drain(&Utc::now, cutoff).await {
             Ok(report) => tracing::info!(worker = %self.options.worker_id, sent = report.sent,
                 released = report.released, "outbox worker stopped"),

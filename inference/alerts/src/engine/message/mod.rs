@@ -4,11 +4,14 @@
 //! subject, a text part and an HTML part with each asset's score, threshold, recent trend and links. Webhook: the
 //! same facts as JSON.
 
+mod email;
+mod payload;
+
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use prognos_store::{AlertRecord, TrendPoint};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::config::{NO_DATA_RULE, RANGE_RULE_PREFIX};
 use crate::notify::{sms_segments, Channel, Message};
@@ -30,7 +33,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Kind::Fired => "ALERT",
             Kind::Escalated => "ESCALATED",
@@ -84,7 +87,7 @@ impl Context<'_> {
         }
     }
 
-    fn ack_link(&self, alert: &AlertRecord) -> String {
+    pub(super) fn ack_link(&self, alert: &AlertRecord) -> String {
         format!("{}/alerts/{}", self.base(), alert.id)
     }
 }
@@ -114,7 +117,7 @@ fn detail_f64(alert: &AlertRecord, key: &str) -> Option<f64> {
     alert.detail.get(key).and_then(Value::as_f64)
 }
 
-fn range_text(alert: &AlertRecord) -> String {
+pub(super) fn range_text(alert: &AlertRecord) -> String {
     match (detail_f64(alert, "min"), detail_f64(alert, "max")) {
         (Some(a), Some(b)) => format!("{}..{}", num(a), num(b)),
         (Some(a), None) => format!(">= {}", num(a)),
@@ -124,9 +127,9 @@ fn range_text(alert: &AlertRecord) -> String {
 }
 
 /// Items of one section that share a rule, described together.
-struct Group<'a> {
-    kind: Kind,
-    items: Vec<&'a Item>,
+pub(super) struct Group<'a> {
+    pub(super) kind: Kind,
+    pub(super) items: Vec<&'a Item>,
 }
 
 impl Group<'_> {
@@ -200,7 +203,7 @@ impl Group<'_> {
     }
 
     /// The group's headline without the list (for an email subject).
-    fn headline(&self) -> String {
+    pub(super) fn headline(&self) -> String {
         let full = self.describe(usize::MAX);
         match (self.items.len(), full.split_once(": ")) {
             (1, _) | (_, None) => full,
@@ -210,7 +213,7 @@ impl Group<'_> {
 }
 
 /// Sections in order of urgency, each split into groups by rule, worst first within a group.
-fn groups<'a>(items: &[&'a Item]) -> Vec<Group<'a>> {
+pub(super) fn groups<'a>(items: &[&'a Item]) -> Vec<Group<'a>> {
     let mut sorted: Vec<&Item> = items.to_vec();
     sorted.sort_by(|a, b| {
         a.kind
@@ -241,14 +244,14 @@ fn severity(alert: &AlertRecord) -> f64 {
     }
 }
 
-fn sites(items: &[&Item]) -> String {
+pub(super) fn sites(items: &[&Item]) -> String {
     let mut sites: Vec<&str> = items.iter().map(|i| i.alert.site.as_str()).filter(|s| !s.is_empty()).collect();
     sites.sort_unstable();
     sites.dedup();
     sites.join(", ")
 }
 
-fn escalation_note(ctx: &Context, kind: Kind) -> String {
+pub(super) fn escalation_note(ctx: &Context, kind: Kind) -> String {
     if kind == Kind::Escalated {
         format!(" (no ack for {})", duration(ctx.escalate_after_s as f64))
     } else {
@@ -300,149 +303,6 @@ pub(crate) fn sms_text(ctx: &Context, items: &[&Item]) -> String {
     text
 }
 
-fn subject(items: &[&Item]) -> String {
-    let groups = groups(items);
-    let sites = sites(items);
-    let mut parts: Vec<String> = Vec::new();
-    for g in &groups {
-        parts.push(format!("{} {}", g.kind.label(), g.headline()));
-    }
-    let mut subject = format!("[Prognos] {}", parts.join("; "));
-    if !sites.is_empty() {
-        let _ = write!(subject, " at {sites}");
-    }
-    subject
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn when(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "-".into())
-}
-
-/// One alert's facts as label/value lines, shared by the text and HTML parts.
-fn facts(ctx: &Context, item: &Item) -> Vec<(&'static str, String)> {
-    let a = &item.alert;
-    let mut lines = Vec::new();
-    let value = a.value.map(num).unwrap_or_else(|| "-".into());
-    if a.rule == NO_DATA_RULE {
-        lines.push(("silent for", a.value.map(duration).unwrap_or_else(|| "-".into())));
-        lines.push(("expected every", a.threshold.map(duration).unwrap_or_else(|| "-".into())));
-    } else if let Some(metric) = a.rule.strip_prefix(RANGE_RULE_PREFIX) {
-        lines.push(("metric", format!("{metric} = {value}")));
-        lines.push(("allowed", range_text(a)));
-    } else {
-        lines.push(("health score", value));
-        lines.push(("threshold", a.threshold.map(|t| format!("below {}", num(t))).unwrap_or_else(|| "-".into())));
-        if let Some(model) = a.detail.get("model").and_then(Value::as_str) {
-            lines.push(("model", model.to_string()));
-        }
-    }
-    if !item.trend.is_empty() {
-        let scores: Vec<String> = item.trend.iter().map(|p| num(p.health_score)).collect();
-        lines.push(("recent scores", format!("{} (oldest first)", scores.join(" > "))));
-    }
-    lines.push(("site", if a.site.is_empty() { "-".into() } else { a.site.clone() }));
-    if !a.pipeline.is_empty() {
-        lines.push(("pipeline", a.pipeline.clone()));
-    }
-    lines.push(("firing since", when(a.fired_at)));
-    if item.kind == Kind::Resolved {
-        lines.push(("resolved at", when(a.resolved_at)));
-    }
-    lines.push(("open", ctx.link(a)));
-    if item.kind != Kind::Resolved {
-        lines.push(("acknowledge", ctx.ack_link(a)));
-    }
-    lines
-}
-
-fn email_bodies(ctx: &Context, items: &[&Item]) -> (String, String) {
-    let groups = groups(items);
-    let mut text = format!("Prognos alerts for route {}\n", ctx.route);
-    let mut html = format!(
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><p>Prognos alerts for route <b>{}</b></p>",
-        html_escape(ctx.route)
-    );
-    for g in &groups {
-        let title = format!("{}{}: {}", g.kind.label(), escalation_note(ctx, g.kind), g.headline());
-        let _ = write!(text, "\n{title}\n");
-        let _ = write!(html, "<h2>{}</h2>", html_escape(&title));
-        for item in &g.items {
-            let a = &item.alert;
-            let _ = writeln!(text, "- {} {}", item.noun, a.asset_id);
-            let _ = write!(html, "<h3>{} {}</h3><table>", html_escape(item.noun), html_escape(&a.asset_id));
-            for (label, value) in facts(ctx, item) {
-                let _ = writeln!(text, "    {label}: {value}");
-                let shown = if value.starts_with("http://") || value.starts_with("https://") {
-                    format!("<a href=\"{0}\">{0}</a>", html_escape(&value))
-                } else {
-                    html_escape(&value)
-                };
-                let _ = write!(html, "<tr><td>{}</td><td>{shown}</td></tr>", html_escape(label));
-            }
-            html.push_str("</table>");
-        }
-    }
-    html.push_str("</body></html>");
-    (text, html)
-}
-
-/// The webhook body (also stored with SMS and email notifications, for the record).
-pub(crate) fn payload(ctx: &Context, contact: &str, items: &[&Item], summary: &str) -> Value {
-    let alerts: Vec<Value> = groups(items)
-        .iter()
-        .flat_map(|g| g.items.iter())
-        .map(|item| {
-            let a = &item.alert;
-            let trend: Vec<Value> =
-                item.trend.iter().map(|p| json!({"scored_at": p.scored_at, "health_score": p.health_score})).collect();
-            json!({
-                "notice": item.kind.as_str(),
-                "id": a.id,
-                "rule": a.rule,
-                "asset_id": a.asset_id,
-                "asset_kind": item.noun,
-                "site": a.site,
-                "pipeline": a.pipeline,
-                "state": a.state.as_str(),
-                "value": a.value,
-                "threshold": a.threshold,
-                "opened_at": a.opened_at,
-                "fired_at": a.fired_at,
-                "resolved_at": a.resolved_at,
-                "acked_by": a.acked_by,
-                "escalation_level": a.escalation_level,
-                "detail": a.detail,
-                "trend": trend,
-                "url": ctx.link(a),
-                "ack_url": ctx.ack_link(a),
-            })
-        })
-        .collect();
-    json!({
-        "source": "prognos",
-        "route": ctx.route,
-        "contact": contact,
-        "generated_at": ctx.now,
-        "summary": summary,
-        "alerts": alerts,
-    })
-}
-
 /// The message for one contact on one channel. `items` must not be empty.
 pub(crate) fn build(
     ctx: &Context,
@@ -453,10 +313,10 @@ pub(crate) fn build(
     idempotency_key: &str,
 ) -> Message {
     let summary = sms_text(ctx, items);
-    let payload = payload(ctx, contact, items, &summary);
+    let payload = payload::payload(ctx, contact, items, &summary);
     let (text, html) = match channel {
         Channel::Email => {
-            let (text, html) = email_bodies(ctx, items);
+            let (text, html) = email::bodies(ctx, items);
             (text, Some(html))
         }
         Channel::Sms | Channel::Webhook => (summary, None),
@@ -464,7 +324,7 @@ pub(crate) fn build(
     Message {
         channel,
         to: to.to_string(),
-        subject: subject(items),
+        subject: email::subject(items),
         text,
         html,
         payload,
@@ -477,6 +337,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use prognos_store::AlertState;
+    use serde_json::json;
 
     fn alert(id: i64, asset: &str, value: f64) -> AlertRecord {
         let t = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
@@ -560,8 +421,7 @@ mod tests {
     }
 
     #[test]
-    fn html_is_escaped_and_durations_read_well() {
-        assert_eq!(html_escape("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+    fn numbers_and_durations_read_well() {
         assert_eq!(duration(40.0), "40s");
         assert_eq!(duration(25.0 * 60.0), "25m");
         assert_eq!(duration(2.0 * 3600.0 + 300.0), "2h05m");
