@@ -592,3 +592,19 @@ async fn acknowledge_and_silence_errors(db: &TestDb) {
     assert!(AlertEngine::new(store.clone(), EngineConfig::default()).is_err(), "a route with nobody on it");
     store.close().await;
 }
+
+/// `sqlite::memory:` has a single connection: nothing may read through the pool while a transaction holds it.
+#[tokio::test]
+async fn works_on_an_in_memory_database() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    let e = engine(&store, config());
+    health(&e, "W01", 80.0, 0.0).await;
+    health(&e, "W01", 40.0, 1.0).await;
+    let fired = tokio::time::timeout(std::time::Duration::from_secs(10), e.tick(t(5.0))).await;
+    assert_eq!(fired.expect("no deadlock").unwrap(), 1);
+    let id = alerts(&store).await[0].id;
+    e.acknowledge(id, "alice", t(6.0)).await.unwrap();
+    health(&e, "W01", 90.0, 7.0).await;
+    assert_eq!(e.tick(t(10.0)).await.unwrap(), 1, "the resolution");
+    store.close().await;
+}
