@@ -27,12 +27,20 @@ fi
 
 port=${PROGNOS__SERVER__PORT:-8080}
 export PROGNOS__SERVER__PORT=$port
+echo "run: starting local stand-ins for Twilio and SMTP (alerts go there unless you configure real ones)"
+cargo build --release --locked -p prognos-alerts --features standins --bin prognos-standins
+rm -f data/prognos.demo.toml
+target/release/prognos-standins --config-out data/prognos.demo.toml --python .venv/bin/python \
+  --dashboard-url "http://127.0.0.1:$port" &
+standins=$!
+for _ in $(seq 1 100); do [ -f data/prognos.demo.toml ] && break; sleep 0.1; done
 echo "run: starting prognos serve on http://127.0.0.1:$port with pipelines/wheel-cameras.toml (Ctrl-C stops it)"
-"$bin" serve &
+"$bin" --config data/prognos.demo.toml serve &
 server=$!
 feed=""
 cleanup() {
   [ -n "$feed" ] && kill "$feed" 2>/dev/null
+  kill "$standins" 2>/dev/null
   kill -TERM "$server" 2>/dev/null
   wait "$server" 2>/dev/null
 }
@@ -79,5 +87,6 @@ import json
 for p in json.load(open("data/latest.json"))["predictions"]:
     print(f"  stored: {p['asset']:<5} health {p['health_score']:6.1f}  {p['model']}@{p['model_version']}  {p['scored_at']}")
 PY
-echo "run: the service and the camera feed keep running (metrics at http://127.0.0.1:$port/metrics); Ctrl-C stops both"
+echo "run: the service, the camera feed and the stand-ins keep running (metrics at http://127.0.0.1:$port/metrics)."
+echo "     When W03 drops below 70, its SMS and email show up in the stand-ins' lines. Ctrl-C stops everything."
 wait $server

@@ -1,5 +1,6 @@
 //! The Prognos service: CLI commands, the HTTP API, access control, wiring and shutdown.
 
+pub mod alerting;
 pub mod api_error;
 pub mod auth;
 pub mod cli;

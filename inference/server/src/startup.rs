@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use prognos_core::{PipelineFile, PipelineKind};
 use prognos_store::Store;
 
+use crate::alerting::Alerting;
 use crate::auth::load_tokens;
 use crate::ingest::wheels::WheelPipeline;
 use crate::state::{AppState, RefusedModel};
@@ -65,6 +66,9 @@ impl Application {
         let store = Store::connect(&settings.store_url())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the store {}: {e}", redact_url(&settings.store_url())))?;
+        let files: Vec<PipelineFile> = pipeline_files.iter().map(|(_, f)| f.clone()).collect();
+        let alerting = Alerting::from_settings(&settings, &files, &store)?;
+        let engine = alerting.as_ref().map(|a| Arc::clone(&a.engine));
         let state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle(), store);
         let s = &state.settings.server;
         let listener = TcpListener::bind((s.host.as_str(), s.port))
@@ -72,13 +76,21 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
         let loader = state.clone();
         tokio::task::spawn_blocking(move || load_models(&loader));
-        let mut pipelines = Vec::new();
+        let mut pipelines = match alerting {
+            Some(a) => a.spawn(shutdown.clone()),
+            None => Vec::new(),
+        };
         for (path, file) in pipeline_files {
             match file.pipeline.kind {
                 PipelineKind::WheelCameras => {
-                    let pipeline =
-                        WheelPipeline::new(file, &state.settings.data_dir, state.store.clone(), state.models.clone())
-                            .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
+                    let pipeline = WheelPipeline::new(
+                        file,
+                        &state.settings.data_dir,
+                        state.store.clone(),
+                        state.models.clone(),
+                        engine.clone(),
+                    )
+                    .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
                     pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
                 }
             }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::{RecursiveMode, Watcher};
+use prognos_alerts::engine::AlertEngine;
 use prognos_core::{AfterProcessing, PipelineFile};
 use prognos_scoring::ModelSet;
 use prognos_store::Store;
@@ -38,6 +39,8 @@ pub struct WheelPipeline {
     pub store: Store,
     /// The served models.
     pub models: Arc<ModelSet>,
+    /// The alert engine every result and heartbeat is reported to (`None`: alerting is off).
+    pub alerts: Option<Arc<AlertEngine>>,
 }
 
 /// What a file event means for a path.
@@ -50,7 +53,13 @@ enum FileEvent {
 
 impl WheelPipeline {
     /// Builds the pipeline from its file; `data_dir` gives the default archive and quarantine folders.
-    pub fn new(file: PipelineFile, data_dir: &Path, store: Store, models: Arc<ModelSet>) -> anyhow::Result<Self> {
+    pub fn new(
+        file: PipelineFile,
+        data_dir: &Path,
+        store: Store,
+        models: Arc<ModelSet>,
+        alerts: Option<Arc<AlertEngine>>,
+    ) -> anyhow::Result<Self> {
         let cams = file.cameras.clone().ok_or_else(|| anyhow::anyhow!("wheel-cameras pipeline without [cameras]"))?;
         let name = &file.pipeline.name;
         let camera_dirs = cams.cameras.iter().map(|c| cams.root.join(c)).collect();
@@ -62,7 +71,7 @@ impl WheelPipeline {
         };
         let quarantine_dir = cams.quarantine_dir.clone().unwrap_or_else(|| data_dir.join("quarantine").join(name));
         let rfid = file.rfid.as_ref().map(|r| Mutex::new(RfidLog::new(&r.path, r.tolerance_ms)));
-        Ok(Self { file, camera_dirs, archive_dir, quarantine_dir, rfid, store, models })
+        Ok(Self { file, camera_dirs, archive_dir, quarantine_dir, rfid, store, models, alerts })
     }
 
     fn name(&self) -> &str {
@@ -194,10 +203,31 @@ impl WheelPipeline {
             let camera = camera_of(&pair.stem);
             let outcome = self.handle(&pair).await;
             self.report(&pair.stem, &camera, &outcome, Some(pair.complete_at));
+            self.tell_alerts(&camera, &outcome).await;
             if let Outcome::Retry(_) = outcome {
                 // Leave the files; they are seen again at the next rescan once they settle.
                 tracker.observe(&pair.xml(), 0, None, Instant::now());
                 tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    /// Reports a scored capture's health and the camera's heartbeat to the alert engine.
+    async fn tell_alerts(&self, camera: &str, outcome: &Outcome) {
+        let Some(engine) = &self.alerts else { return };
+        let now = chrono::Utc::now();
+        if matches!(outcome, Outcome::Retry(_)) {
+            return;
+        }
+        let source = crate::alerting::heartbeat_source(self.name(), camera);
+        if let Err(e) = engine.heartbeat(&source, now).await {
+            tracing::error!(%source, error = %e, "could not record the camera's heartbeat");
+        }
+        if let Outcome::Scored { wheel, health, model } = outcome {
+            let site = &self.file.pipeline.site;
+            if let Err(e) = engine.observe_health(self.name(), site, wheel, f64::from(*health), model, now).await {
+                metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
+                tracing::error!(%wheel, error = %e, "could not evaluate the health rule for a stored prediction");
             }
         }
     }

@@ -1,0 +1,129 @@
+//! Wires the alerts layer from the `[alerts]` settings: the notifiers, the outbox worker that sends, and the
+//! engine that judges every stored prediction and heartbeat; a tick loop drives no-data checks, grouping,
+//! repeats and escalation. Without `[alerts]`, alerting is off (and the log says so).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prognos_alerts::engine::{AlertEngine, EngineConfig, NoDataRule};
+use prognos_alerts::notify::{
+    Notifier, SmtpConfig, SmtpNotifier, TwilioConfig, TwilioNotifier, WebhookConfig, WebhookNotifier,
+};
+use prognos_alerts::outbox::{OutboxOptions, OutboxWorker};
+use prognos_core::{PipelineFile, Settings};
+use prognos_store::Store;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The `[alerts]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Rules, the route (contacts, grouping, escalation) and the dashboard link.
+    #[serde(default)]
+    pub engine: EngineConfig,
+    /// How the outbox worker retries.
+    #[serde(default)]
+    pub outbox: OutboxOptions,
+    /// Twilio SMS.
+    #[serde(default)]
+    pub twilio: Option<TwilioConfig>,
+    /// SMTP email.
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    /// Webhook.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+    /// How often the engine checks no-data rules, grouping, repeats and escalation (ms). Default 500.
+    #[serde(default = "default_tick_ms")]
+    pub tick_ms: u64,
+}
+
+fn default_tick_ms() -> u64 {
+    500
+}
+
+/// The running alerts layer.
+pub struct Alerting {
+    /// The engine the pipelines report to.
+    pub engine: Arc<AlertEngine>,
+    worker: OutboxWorker,
+    tick: Duration,
+}
+
+impl Alerting {
+    /// Builds it from settings; `None` when `[alerts]` is absent. Each wheel pipeline's cameras with an
+    /// `expected_interval_s` get a no-data rule (source `<pipeline>/<camera>`).
+    pub fn from_settings(
+        settings: &Settings,
+        pipelines: &[PipelineFile],
+        store: &Store,
+    ) -> anyhow::Result<Option<Alerting>> {
+        if settings.alerts.is_empty() {
+            tracing::warn!("no [alerts] configured: nobody will be notified");
+            return Ok(None);
+        }
+        let mut config: AlertSettings =
+            toml::Value::Table(settings.alerts.clone()).try_into().map_err(|e| anyhow::anyhow!("[alerts]: {e}"))?;
+        for file in pipelines {
+            let Some(cams) = &file.cameras else { continue };
+            if cams.expected_interval_s == 0 {
+                continue;
+            }
+            for camera in &cams.cameras {
+                config.engine.no_data.push(NoDataRule {
+                    source: heartbeat_source(&file.pipeline.name, camera),
+                    expected_interval_s: cams.expected_interval_s,
+                    site: file.pipeline.site.clone(),
+                    pipeline: file.pipeline.name.clone(),
+                    repeat_interval_s: 3600,
+                });
+            }
+        }
+        let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+        if let Some(c) = config.twilio {
+            notifiers.push(Arc::new(TwilioNotifier::new(c).map_err(|e| anyhow::anyhow!("[alerts.twilio]: {e}"))?));
+        }
+        if let Some(c) = config.smtp {
+            notifiers.push(Arc::new(SmtpNotifier::new(c).map_err(|e| anyhow::anyhow!("[alerts.smtp]: {e}"))?));
+        }
+        if let Some(c) = config.webhook {
+            notifiers.push(Arc::new(WebhookNotifier::new(c).map_err(|e| anyhow::anyhow!("[alerts.webhook]: {e}"))?));
+        }
+        let worker = OutboxWorker::new(store.clone(), notifiers, config.outbox)
+            .map_err(|e| anyhow::anyhow!("[alerts.outbox]: {e}"))?;
+        let engine = AlertEngine::new(store.clone(), config.engine)
+            .map_err(|e| anyhow::anyhow!("[alerts.engine]: {e}"))?
+            .with_outbox_waker(worker.waker());
+        Ok(Some(Alerting { engine: Arc::new(engine), worker, tick: Duration::from_millis(config.tick_ms.max(50)) }))
+    }
+
+    /// Starts the outbox worker and the tick loop; both stop on `shutdown` (the worker finishes what it holds).
+    pub fn spawn(self, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+        let engine = Arc::clone(&self.engine);
+        let tick = self.tick;
+        let token = shutdown.clone();
+        let ticker = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = interval.tick() => {
+                        if let Err(e) = engine.tick(chrono::Utc::now()).await {
+                            tracing::error!(error = %e, "alert tick failed; retrying at the next tick");
+                        }
+                    }
+                }
+            }
+        });
+        let worker = tokio::spawn(self.worker.run(shutdown));
+        vec![ticker, worker]
+    }
+}
+
+/// The heartbeat source of one camera folder.
+pub fn heartbeat_source(pipeline: &str, camera: &str) -> String {
+    format!("{pipeline}/{camera}")
+}
