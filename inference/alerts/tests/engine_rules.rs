@@ -2,7 +2,6 @@
 //! grouping, silences, repeats, escalation and acknowledgement, no-data rules, range rules, restarts and two
 //! engines sharing one database.
 
-#[macro_use]
 #[path = "outbox_support/mod.rs"]
 mod support;
 
@@ -16,7 +15,7 @@ use prognos_store::{
 };
 use support::{t, TestDb};
 
-on_both_backends!(
+prognos_store::on_both_backends!(
     hysteresis_fires_below_and_resolves_only_past_the_margin,
     wavering_score_gives_one_alert_and_one_message,
     for_count_keeps_the_alert_pending,

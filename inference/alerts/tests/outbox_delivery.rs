@@ -2,7 +2,6 @@
 //! Retry-After, permanent failures, timeouts, restarts, a worker killed mid-send, shutdown, and two workers
 //! sharing one database.
 
-#[macro_use]
 #[path = "outbox_support/mod.rs"]
 mod support;
 
@@ -17,7 +16,7 @@ use prognos_store::{NewNotification, NotificationFilter, NotificationStatus, Sto
 use support::{t, Behaviour, FakeNotifier, TestDb};
 use tokio_util::sync::CancellationToken;
 
-on_both_backends!(
+prognos_store::on_both_backends!(
     transient_failures_then_success_deliver_exactly_once,
     retry_after_is_honoured_exactly,
     permanent_failure_is_marked_failed_and_counted,

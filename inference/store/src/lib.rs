@@ -30,6 +30,8 @@ mod error;
 mod json;
 mod read;
 mod records;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod write;
 

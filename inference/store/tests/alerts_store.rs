@@ -15,30 +15,7 @@ use prognos_store::{
 };
 use tokio::sync::Barrier;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+prognos_store::on_both_backends!(
     alert_round_trips_every_field,
     one_open_alert_per_rule_and_asset,
     concurrent_opens_insert_exactly_once,

@@ -9,31 +9,7 @@ use common::{at, capture, features, prediction, record, TestDb};
 use prognos_store::{stored_timestamp, AssetKind, Backend, RecordOutcome, Store, StoreError, SQLITE_MIGRATIONS};
 use tokio::sync::Barrier;
 
-/// Generates one test per backend for each scenario `async fn name(db: &TestDb)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = super::TestDb::sqlite();
-                    super::$name(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$name(&db).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+prognos_store::on_both_backends!(
     migrations_apply_once_across_reconnects,
     record_reads_back_exact_values,
     duplicate_hash_returns_existing_id_and_writes_nothing,
