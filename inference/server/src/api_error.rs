@@ -69,6 +69,12 @@ impl From<ScoringError> for ApiError {
     }
 }
 
+impl From<prognos_store::StoreError> for ApiError {
+    fn from(e: prognos_store::StoreError) -> Self {
+        ApiError::Internal(format!("store: {e}"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();

@@ -16,10 +16,6 @@ use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::state::AppState;
 
-fn store_error(e: prognos_store::StoreError) -> ApiError {
-    ApiError::Internal(format!("store: {e}"))
-}
-
 fn time(t: Option<DateTime<Utc>>) -> Value {
     t.map(|t| json!(t.to_rfc3339())).unwrap_or(Value::Null)
 }
@@ -103,7 +99,7 @@ pub async fn list_alerts(State(state): State<AppState>, Query(q): Query<AlertQue
         limit: Some(q.limit.unwrap_or(100).clamp(1, 10_000)),
         ..AlertFilter::default()
     };
-    let alerts = state.store.alerts(&filter).await.map_err(store_error)?;
+    let alerts = state.store.alerts(&filter).await?;
     Ok(Json(json!({ "alerts": alerts.iter().map(alert_json).collect::<Vec<_>>() })))
 }
 
@@ -113,7 +109,7 @@ pub async fn acknowledge(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    match state.store.acknowledge_alert(id, &caller.name, Utc::now()).await.map_err(store_error)? {
+    match state.store.acknowledge_alert(id, &caller.name, Utc::now()).await? {
         AckOutcome::Acknowledged(a) => Ok(Json(json!({ "acknowledged": true, "alert": alert_json(&a) }))),
         AckOutcome::AlreadyAcknowledged(a) => Ok(Json(json!({ "acknowledged": false, "alert": alert_json(&a) }))),
         AckOutcome::Resolved(_) => Err(ApiError::Invalid {
@@ -154,7 +150,7 @@ pub async fn list_notifications(
         limit: Some(q.limit.unwrap_or(100).clamp(1, 10_000)),
         ..NotificationFilter::default()
     };
-    let rows = state.store.notifications(&filter).await.map_err(store_error)?;
+    let rows = state.store.notifications(&filter).await?;
     Ok(Json(json!({ "notifications": rows.iter().map(notification_json).collect::<Vec<_>>() })))
 }
 
@@ -199,12 +195,12 @@ pub async fn create_silence(
         reason: req.reason,
         created_by: caller.name,
     };
-    let id = state.store.create_silence(&silence).await.map_err(store_error)?;
+    let id = state.store.create_silence(&silence).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
 /// Lists the silences active now.
 pub async fn list_silences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let rows = state.store.silences(Some(Utc::now())).await.map_err(store_error)?;
+    let rows = state.store.silences(Some(Utc::now())).await?;
     Ok(Json(json!({ "silences": rows.iter().map(silence_json).collect::<Vec<_>>() })))
 }

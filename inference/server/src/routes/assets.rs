@@ -10,19 +10,10 @@ use serde_json::{json, Value};
 use crate::api_error::ApiError;
 use crate::state::AppState;
 
-fn store_error(e: prognos_store::StoreError) -> ApiError {
-    ApiError::Internal(format!("store: {e}"))
-}
-
 /// One asset with its latest prediction.
 pub async fn get_asset(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let asset = state
-        .store
-        .asset(&id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no asset {id}")))?;
-    let latest = state.store.predictions_for_asset(&id, 1).await.map_err(store_error)?;
+    let asset = state.store.asset(&id).await?.ok_or_else(|| ApiError::NotFound(format!("no asset {id}")))?;
+    let latest = state.store.predictions_for_asset(&id, 1).await?;
     let latest = latest.first().map(|p| {
         json!({
             "health_score": p.health_score,
@@ -99,7 +90,7 @@ pub async fn trend(
             "more than 100,000 buckets: widen the bucket or narrow the range".into(),
         ));
     }
-    let points = state.store.prediction_trend(&id, from, to).await.map_err(store_error)?;
+    let points = state.store.prediction_trend(&id, from, to).await?;
     let mut buckets: Vec<Value> = Vec::new();
     let mut current: Option<(i64, f64, f64, f64, usize)> = None; // (index, min, max, sum, count)
     let flush = |c: (i64, f64, f64, f64, usize), buckets: &mut Vec<Value>| {

@@ -24,8 +24,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<PredictionQuery
     let rows = match &q.asset {
         Some(asset) => state.store.predictions_for_asset(asset, limit).await,
         None => state.store.latest_predictions(limit).await,
-    }
-    .map_err(|e| ApiError::Internal(format!("store: {e}")))?;
+    }?;
     let predictions: Vec<Value> = rows
         .into_iter()
         .map(|p| {
