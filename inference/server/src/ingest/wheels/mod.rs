@@ -149,11 +149,9 @@ impl WheelPipeline {
                 let outcome = self.quarantine(&orphan.stem, &camera, &reason).await;
                 self.report(&orphan.stem, &camera, &outcome, None);
             }
-            if !self.models.is_empty() || !tracker.is_empty() {
-                let ready = tracker.take_ready(now);
-                if !ready.is_empty() {
-                    self.process_in_order(ready, &mut tracker, &shutdown).await;
-                }
+            let ready = tracker.take_ready(now);
+            if !ready.is_empty() {
+                self.process_in_order(ready, &mut tracker, &shutdown).await;
             }
         }
         tracing::info!(pipeline = self.name(), "stopped");
