@@ -7,6 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod inverter;
+
+pub use inverter::{
+    parse_duration_s, ColumnMap, DropFolder, InverterSource, MqttSource, RangeRule, SpecMistake, TimestampSpec,
+    UnknownColumns, WeatherSource, WindowSettings, Zone,
+};
+
 /// A pipeline file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -40,6 +47,9 @@ pub struct PipelineFile {
     /// The RFID log that maps capture times to wheel ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rfid: Option<RfidLog>,
+    /// Inverter column mapping and sources (for `kind = "inverter-metrics"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverter: Option<InverterSource>,
     /// The model that scores the feature rows.
     pub model: ModelRef,
 }
@@ -50,6 +60,8 @@ pub struct PipelineFile {
 pub enum PipelineKind {
     /// SICK iCon captures of ride wheels, one folder per camera.
     WheelCameras,
+    /// Solar inverter readings from CSV files, HTTP batches and MQTT, mapped onto canonical metrics.
+    InverterMetrics,
 }
 
 /// Name, kind and site.
@@ -162,6 +174,19 @@ impl PipelineFile {
                     return Err(invalid("[cameras] cameras is empty".into()));
                 }
             }
+            PipelineKind::InverterMetrics => {
+                let Some(inv) = &file.inverter else {
+                    return Err(invalid("an inverter-metrics pipeline needs an [inverter] table".into()));
+                };
+                if let Err(mistake) = inv.validate() {
+                    let line = text
+                        .lines()
+                        .position(|l| l.contains(&mistake.needle))
+                        .map(|n| format!("line {}: ", n + 1))
+                        .unwrap_or_default();
+                    return Err(invalid(format!("{line}{}", mistake.reason)));
+                }
+            }
         }
         Ok(file)
     }
@@ -197,6 +222,31 @@ mod tests {
         .unwrap();
         let err = PipelineFile::load(&path).unwrap_err().to_string();
         assert!(err.contains("line 9") && err.contains("settle"), "{err}");
+    }
+
+    #[test]
+    fn an_inverter_mistake_is_refused_with_its_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        let base =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/kaggle-plant-1.toml"))
+                .unwrap();
+        let cases = [
+            ("scoring = \"1d\"", "scoring = \"2d\"", "scoring \"2d\" is not one of sizes"),
+            ("timezone = \"+05:30\"", "timezone = \"Mars/Olympus\"", "timezone: \"Mars/Olympus\""),
+            ("metric = \"ambient_temp_c\"", "metric = \"ac_power_w\"", "is not a weather metric"),
+            ("source = \"AC_POWER\"", "source = \"DC_POWER\"", "mapped twice"),
+            ("scale = 100.0", "scal = 100.0", "unknown field `scal`"),
+            ("metric = \"ac_power_w\"", "metric = \"ac_power_kw\"", "unknown variant `ac_power_kw`"),
+        ];
+        for (from, to, expect) in cases {
+            let text = base.replacen(from, to, 1);
+            let line = text.lines().position(|l| l.contains(to)).unwrap() + 1;
+            std::fs::write(&path, &text).unwrap();
+            let err = PipelineFile::load(&path).unwrap_err().to_string();
+            assert!(err.contains(expect), "{to}: {err}");
+            assert!(err.contains(&format!("line {line}")), "{to}: want line {line}: {err}");
+        }
     }
 
     #[test]

@@ -93,6 +93,9 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
                     pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
                 }
+                PipelineKind::InverterMetrics => {
+                    tracing::warn!(pipeline = %file.pipeline.name, "inverter-metrics sources are not wired yet");
+                }
             }
         }
         Ok(Self { listener, state, shutdown, pipelines })
