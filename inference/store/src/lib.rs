@@ -25,14 +25,20 @@
 //! ```
 
 pub mod alerts;
+mod claims;
 mod connect;
 mod error;
 mod json;
+mod listing;
+mod model_ops;
 mod read;
+mod readings;
 mod records;
+mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
+mod trends;
 mod write;
 
 pub use alerts::{
@@ -42,11 +48,16 @@ pub use alerts::{
 };
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
+pub use readings::{NewWindowRow, ReadingsOutcome};
+pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
+pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
 pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,
     QuarantineRecord, RecordOutcome,
 };
+pub use retention::{RetainedTable, RetentionReport, RAW_WATERMARK};
 pub use time::stored as stored_timestamp;
+pub use trends::{TrendBucket, TrendMetric, TrendRequest, INVERTER_FEATURE_SET, MAX_BUCKETS};
 
 /// A handle on the database: cheap to clone (clones share one connection pool).
 #[derive(Debug, Clone)]

@@ -11,11 +11,11 @@ use crate::{
     StoreError,
 };
 
-const PREDICTION_COLUMNS: &str =
-    "id, asset_id, capture_id, model, model_version, health_score, label, probabilities, scored_at";
+pub(crate) const PREDICTION_COLUMNS: &str =
+    "id, asset_id, capture_id, model, model_version, health_score, label, probabilities, scored_at, observed_at";
 
 #[derive(sqlx::FromRow)]
-struct PredictionRow {
+pub(crate) struct PredictionRow {
     id: i64,
     asset_id: String,
     capture_id: Option<i64>,
@@ -25,6 +25,7 @@ struct PredictionRow {
     label: String,
     probabilities: String,
     scored_at: Ts,
+    observed_at: Ts,
 }
 
 impl TryFrom<PredictionRow> for PredictionRecord {
@@ -41,6 +42,7 @@ impl TryFrom<PredictionRow> for PredictionRecord {
             health_score: row.health_score,
             label: row.label,
             scored_at: row.scored_at.0,
+            observed_at: row.observed_at.0,
         })
     }
 }
@@ -64,7 +66,7 @@ struct CaptureRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct AssetRow {
+pub(crate) struct AssetRow {
     id: String,
     kind: String,
     site: String,
@@ -86,14 +88,14 @@ struct QuarantineRow {
     at: Ts,
 }
 
-fn check_limit(limit: i64) -> Result<(), StoreError> {
+pub(crate) fn check_limit(limit: i64) -> Result<(), StoreError> {
     if limit < 0 {
         return Err(StoreError::InvalidInput(format!("limit {limit} is negative")));
     }
     Ok(())
 }
 
-fn predictions(rows: Vec<PredictionRow>) -> Result<Vec<PredictionRecord>, StoreError> {
+pub(crate) fn predictions(rows: Vec<PredictionRow>) -> Result<Vec<PredictionRecord>, StoreError> {
     rows.into_iter().map(PredictionRecord::try_from).collect()
 }
 

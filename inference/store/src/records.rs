@@ -135,6 +135,8 @@ pub struct PredictionRecord {
     pub probabilities: Vec<(String, f64)>,
     /// When it was scored.
     pub scored_at: DateTime<Utc>,
+    /// When its input was observed (a capture's capture time, a window's end): the time axis of trends.
+    pub observed_at: DateTime<Utc>,
 }
 
 /// A stored capture.

@@ -38,8 +38,8 @@ RETURNING id";
 
 const INSERT_PREDICTION: &str = "\
 INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, health_score, label,
-    probabilities, scored_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    probabilities, scored_at, observed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 pub(crate) const CAPTURE_ID_BY_HASH: &str = "SELECT id FROM captures WHERE content_hash = $1";
 
@@ -48,7 +48,7 @@ const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (source, reason, at) VAL
 impl Pool {
     /// The statement that opens a write transaction. On SQLite it takes the write lock at once, so that the busy
     /// timeout applies and no transaction fails later on a stale snapshot; PostgreSQL's row locks need nothing.
-    fn begin_write(&self) -> &'static str {
+    pub(crate) fn begin_write(&self) -> &'static str {
         match self {
             Pool::Sqlite(_) => "BEGIN IMMEDIATE",
             Pool::Postgres(_) => "BEGIN",
@@ -87,7 +87,7 @@ fn check(capture: &NewCapture, features: &FeatureValues, prediction: &NewPredict
 
 impl Store {
     /// One transaction: upsert the site and the asset (a wheel), insert the capture, its feature row and its
-    /// prediction.
+    /// prediction. The prediction's `observed_at` is the capture time (`captured_at`), which trends bucket by.
     ///
     /// A capture whose `content_hash` is already stored is not inserted again, nor is anything else written:
     /// this returns [`RecordOutcome::Duplicate`] with the existing id. The check is the `UNIQUE` constraint
@@ -168,6 +168,7 @@ impl Store {
                 .bind(&prediction.label)
                 .bind(&probabilities_json)
                 .bind(Ts::new(prediction.scored_at))
+                .bind(captured_at)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

@@ -1,0 +1,267 @@
+//! Time-bucketed trends computed in SQL: min, mean, max and count of one metric of one asset per bucket.
+//!
+//! The raw series comes from an index that covers it (`predictions (asset_id, observed_at, health_score)`,
+//! `captures (asset_id, captured_at)`, `feature_rows (asset_id, feature_set, observed_at)`). Days that retention
+//! has folded into `daily_aggregates` (before the `raw` watermark) are read from there instead, in the same
+//! statement, so one query spans both.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use crate::connect::{on_pool, Pool};
+use crate::retention::RAW_WATERMARK;
+use crate::time::Ts;
+use crate::{Store, StoreError};
+
+/// The feature set whose window rows back the inverter feature metrics by default.
+pub const INVERTER_FEATURE_SET: &str = "inverter-v1";
+
+/// What a trend measures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TrendMetric {
+    /// The model's health score of each prediction (0 to 100), by the prediction's `observed_at`.
+    HealthScore,
+    /// A wheel capture's mean tread height, by capture time.
+    MeanHeight,
+    /// A wheel capture's mean intensity, by capture time.
+    MeanIntensity,
+    /// One feature of an asset's window feature rows (e.g. `inverter-v1` / `efficiency`), by `observed_at`.
+    Feature {
+        /// The feature set (e.g. [`INVERTER_FEATURE_SET`]).
+        feature_set: String,
+        /// The feature's name within the set.
+        name: String,
+    },
+}
+
+impl TrendMetric {
+    /// Parses `health_score`, `mean_height`, `mean_intensity`, `<feature_set>:<feature>` or a bare feature name
+    /// (taken from `default_feature_set`). Feature names may hold letters, digits, `_`, `-` and `.`.
+    pub fn parse(text: &str, default_feature_set: &str) -> Result<TrendMetric, StoreError> {
+        let metric = match text {
+            "health_score" => TrendMetric::HealthScore,
+            "mean_height" => TrendMetric::MeanHeight,
+            "mean_intensity" => TrendMetric::MeanIntensity,
+            other => {
+                let (set, name) = other.split_once(':').unwrap_or((default_feature_set, other));
+                TrendMetric::Feature { feature_set: set.to_string(), name: name.to_string() }
+            }
+        };
+        if let TrendMetric::Feature { feature_set, name } = &metric {
+            let ok = |s: &str| {
+                !s.is_empty() && s.len() <= 100 && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            };
+            if !ok(feature_set) || !ok(name) {
+                return Err(StoreError::InvalidInput(format!(
+                    "metric {text:?}: use health_score, mean_height, mean_intensity, or a feature name \
+                     (letters, digits, _ - .), optionally as <feature_set>:<feature>"
+                )));
+            }
+        }
+        Ok(metric)
+    }
+
+    /// The name used in `daily_aggregates.metric` and in API answers.
+    pub fn key(&self) -> String {
+        match self {
+            TrendMetric::HealthScore => "health_score".into(),
+            TrendMetric::MeanHeight => "mean_height".into(),
+            TrendMetric::MeanIntensity => "mean_intensity".into(),
+            TrendMetric::Feature { feature_set, name } => format!("{feature_set}:{name}"),
+        }
+    }
+}
+
+/// One trend request: metric, asset, time range `[from, to)` and bucket width.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendRequest {
+    /// The asset.
+    pub asset_id: String,
+    /// What to measure.
+    pub metric: TrendMetric,
+    /// Start, inclusive.
+    pub from: DateTime<Utc>,
+    /// End, exclusive.
+    pub to: DateTime<Utc>,
+    /// Bucket width: whole seconds, at least one. Buckets start at `from`, `from + bucket`, ...
+    pub bucket: Duration,
+}
+
+/// The most buckets one request may ask for.
+pub const MAX_BUCKETS: i64 = 100_000;
+
+/// One non-empty bucket of a trend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendBucket {
+    /// The bucket's start (`from + k * bucket`).
+    pub start: DateTime<Utc>,
+    /// Smallest value.
+    pub min: f64,
+    /// Mean value.
+    pub mean: f64,
+    /// Largest value.
+    pub max: f64,
+    /// How many values.
+    pub count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct BucketRow {
+    b: i64,
+    mn: f64,
+    mx: f64,
+    total: f64,
+    n: i64,
+}
+
+/// Where a metric's raw values live: table, time column, value expression and extra conditions. `$1` is the
+/// asset id; the feature variants bind the feature set as `$7` and the feature name as `$8`.
+struct Source {
+    table: &'static str,
+    time: &'static str,
+    value: String,
+    extra: &'static str,
+}
+
+fn source(pool: &Pool, metric: &TrendMetric) -> Source {
+    match metric {
+        TrendMetric::HealthScore => {
+            Source { table: "predictions", time: "observed_at", value: "health_score".into(), extra: "" }
+        }
+        TrendMetric::MeanHeight => {
+            Source { table: "captures", time: "captured_at", value: "mean_height".into(), extra: "" }
+        }
+        TrendMetric::MeanIntensity => {
+            Source { table: "captures", time: "captured_at", value: "mean_intensity".into(), extra: "" }
+        }
+        TrendMetric::Feature { .. } => Source {
+            table: "feature_rows",
+            time: "observed_at",
+            value: match pool {
+                Pool::Sqlite(_) => "json_extract(feature_values, '$.\"' || $8 || '\"')".into(),
+                Pool::Postgres(_) => "(feature_values::jsonb ->> $8)::double precision".into(),
+            },
+            extra: " AND feature_set = $7",
+        },
+    }
+}
+
+/// The bucket index of time column `column` relative to `$5` (the start, as epoch seconds) with width `$6`.
+fn bucket_expr(pool: &Pool, column: &str) -> String {
+    match pool {
+        Pool::Sqlite(_) => format!("CAST((unixepoch({column}, 'subsec') - $5) / $6 AS INTEGER)"),
+        Pool::Postgres(_) => format!("floor((EXTRACT(EPOCH FROM {column})::double precision - $5) / $6)::bigint"),
+    }
+}
+
+/// The statement: raw values from `max(from, watermark)`, daily aggregates for whole days before the watermark.
+/// `$1` asset, `$2` raw start, `$3` end, `$4` metric key, `$5` from (epoch seconds), `$6` width (seconds),
+/// `$9` the first aggregated day to read, `$10` the watermark (end of aggregated days).
+fn trend_sql(pool: &Pool, metric: &TrendMetric) -> String {
+    let s = source(pool, metric);
+    let raw_bucket = bucket_expr(pool, s.time);
+    let day_bucket = bucket_expr(pool, "day");
+    // `$7`/`$8` are bound for every metric; reference them so both engines know their types.
+    let unused = if matches!(metric, TrendMetric::Feature { .. }) { "" } else { " AND $7 = $7 AND $8 = $8" };
+    format!(
+        "SELECT b, MIN(mn) AS mn, MAX(mx) AS mx, SUM(total) AS total, CAST(SUM(n) AS BIGINT) AS n FROM (
+            SELECT {raw_bucket} AS b, v AS mn, v AS mx, v AS total, 1 AS n FROM (
+                SELECT {time}, {value} AS v FROM {table}
+                WHERE asset_id = $1 AND {time} >= $2 AND {time} < $3{extra}{unused}
+            ) raw WHERE v IS NOT NULL
+            UNION ALL
+            SELECT CASE WHEN {day_bucket} < 0 THEN 0 ELSE {day_bucket} END, min, max, sum, count FROM daily_aggregates
+            WHERE asset_id = $1 AND metric = $4 AND day >= $9 AND day < $10 AND day < $3
+        ) parts GROUP BY b ORDER BY b",
+        time = s.time,
+        value = s.value,
+        table = s.table,
+        extra = s.extra,
+    )
+}
+
+impl Store {
+    /// The trend `request` asks for: one [`TrendBucket`] per non-empty bucket, oldest first, computed in SQL.
+    ///
+    /// Raw values are read for `[max(from, watermark), to)`; for days before the retention watermark (see
+    /// [`Store::apply_retention`]) the kept daily aggregates are used, each whole day counted in the bucket that
+    /// holds its midnight (or the first bucket, for the day `from` falls in).
+    pub async fn trend(&self, request: &TrendRequest) -> Result<Vec<TrendBucket>, StoreError> {
+        let width = request.bucket.num_seconds();
+        if width < 1 || request.bucket != Duration::seconds(width) {
+            return Err(StoreError::InvalidInput(format!(
+                "bucket of {} ms: use a whole number of seconds, at least one",
+                request.bucket.num_milliseconds()
+            )));
+        }
+        if request.from >= request.to {
+            return Err(StoreError::InvalidInput("from must be before to".into()));
+        }
+        let span = (request.to - request.from).num_seconds();
+        if span / width >= MAX_BUCKETS {
+            return Err(StoreError::InvalidInput(format!(
+                "more than {MAX_BUCKETS} buckets: widen the bucket or narrow the range"
+            )));
+        }
+        let watermark = self.watermark(RAW_WATERMARK).await?;
+        let raw_from = match watermark {
+            Some(w) if w > request.from => w,
+            _ => request.from,
+        };
+        let first_day = request
+            .from
+            .duration_trunc(Duration::days(1))
+            .map_err(|e| StoreError::InvalidInput(format!("from {}: cannot truncate to the day: {e}", request.from)))?;
+        let aggregated_until = watermark.unwrap_or(first_day);
+        let from_epoch = request.from.timestamp() as f64 + f64::from(request.from.timestamp_subsec_micros()) / 1e6;
+        let (set, name) = match &request.metric {
+            TrendMetric::Feature { feature_set, name } => (feature_set.clone(), name.clone()),
+            _ => (String::new(), String::new()),
+        };
+        let sql = trend_sql(&self.pool, &request.metric);
+        let rows: Vec<BucketRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(&request.asset_id)
+                .bind(Ts::new(raw_from))
+                .bind(Ts::new(request.to))
+                .bind(request.metric.key())
+                .bind(from_epoch)
+                .bind(width as f64)
+                .bind(&set)
+                .bind(&name)
+                .bind(Ts::new(first_day))
+                .bind(Ts::new(aggregated_until))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.n > 0)
+            .map(|r| TrendBucket {
+                start: request.from + Duration::seconds(r.b * width),
+                min: r.mn,
+                mean: r.total / r.n as f64,
+                max: r.mx,
+                count: r.n,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_parse() {
+        assert_eq!(TrendMetric::parse("health_score", "inverter-v1").unwrap(), TrendMetric::HealthScore);
+        assert_eq!(TrendMetric::parse("mean_height", "x").unwrap(), TrendMetric::MeanHeight);
+        assert_eq!(
+            TrendMetric::parse("efficiency", "inverter-v1").unwrap(),
+            TrendMetric::Feature { feature_set: "inverter-v1".into(), name: "efficiency".into() }
+        );
+        assert_eq!(TrendMetric::parse("wheel-v1:tread_height", "inverter-v1").unwrap().key(), "wheel-v1:tread_height");
+        assert!(TrendMetric::parse("x'; DROP TABLE predictions; --", "inverter-v1").is_err());
+        assert!(TrendMetric::parse("", "inverter-v1").is_err());
+        assert!(TrendMetric::parse("a\"b", "inverter-v1").is_err());
+    }
+}
