@@ -30,9 +30,7 @@ mod connect;
 mod error;
 mod json;
 mod listing;
-mod model_ops;
 mod read;
-mod readings;
 mod records;
 mod retention;
 #[cfg(feature = "testing")]
@@ -48,9 +46,7 @@ pub use alerts::{
 };
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
-pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
-pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
 pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,
     QuarantineRecord, RecordOutcome,
