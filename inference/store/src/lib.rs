@@ -31,6 +31,7 @@ mod error;
 mod json;
 mod listing;
 mod read;
+mod readings;
 mod records;
 mod retention;
 #[cfg(feature = "testing")]
@@ -46,6 +47,7 @@ pub use alerts::{
 };
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
+pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
 pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,

@@ -1,0 +1,250 @@
+//! Inverter readings: idempotent batch inserts (one transaction, multi-row statements, `ON CONFLICT DO
+//! NOTHING` on `(asset_id, ts)`), reads of a site over a time range, and window feature rows with their
+//! predictions (recomputed windows replace their earlier row and prediction).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use prognos_core::{Metric, Reading};
+use sqlx::{QueryBuilder, Row};
+
+use crate::connect::{on_pool, Pool};
+use crate::json::encode_pairs;
+use crate::time::Ts;
+use crate::{AssetKind, NewPrediction, Store, StoreError};
+
+/// Readings per multi-row `INSERT` (17 bound values each: well under both engines' parameter limits).
+const ROWS_PER_STATEMENT: usize = 500;
+
+const UPSERT_SITE: &str = "\
+INSERT INTO sites (id, first_seen, last_seen) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET
+    first_seen = CASE WHEN excluded.first_seen < sites.first_seen THEN excluded.first_seen ELSE sites.first_seen END,
+    last_seen = CASE WHEN excluded.last_seen > sites.last_seen THEN excluded.last_seen ELSE sites.last_seen END";
+
+const UPSERT_ASSET: &str = "\
+INSERT INTO assets (id, kind, site, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (id) DO UPDATE SET
+    site = CASE WHEN excluded.last_seen >= assets.last_seen THEN excluded.site ELSE assets.site END,
+    first_seen = CASE WHEN excluded.first_seen < assets.first_seen THEN excluded.first_seen ELSE assets.first_seen END,
+    last_seen = CASE WHEN excluded.last_seen > assets.last_seen THEN excluded.last_seen ELSE assets.last_seen END
+RETURNING kind";
+
+const INSERT_READINGS: &str = "INSERT INTO readings (asset_id, ts, site, ac_power_w, ac_current_a, ac_voltage_v, \
+ac_frequency_hz, energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, \
+ambient_temp_c, irradiance_w_m2, status, events) ";
+
+const SELECT_READINGS: &str = "SELECT asset_id, ts, ac_power_w, ac_current_a, ac_voltage_v, ac_frequency_hz, \
+energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, ambient_temp_c, \
+irradiance_w_m2, status, events FROM readings WHERE site = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, asset_id";
+
+const UPSERT_WINDOW: &str = "\
+INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, feature_values, observed_at)
+VALUES (NULL, $1, $2, $3, $4, $5, $3)
+ON CONFLICT (asset_id, feature_set, window_start) WHERE capture_id IS NULL DO UPDATE SET
+    window_end = excluded.window_end, feature_values = excluded.feature_values, observed_at = excluded.observed_at
+RETURNING id";
+
+const DELETE_WINDOW_PREDICTIONS: &str = "DELETE FROM predictions WHERE feature_row_id = $1";
+
+const INSERT_WINDOW_PREDICTION: &str = "\
+INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, health_score, label,
+    probabilities, scored_at)
+VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8)";
+
+/// What [`Store::insert_readings`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadingsOutcome {
+    /// Readings stored now.
+    pub inserted: u64,
+    /// Readings whose asset + timestamp was already stored (not written again).
+    pub duplicate: u64,
+}
+
+/// One window's feature row for an inverter, with its prediction when the window was scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWindowRow {
+    /// The inverter.
+    pub asset_id: String,
+    /// Feature set (the scored window's set, e.g. `inverter-v1`, or a per-length variant).
+    pub feature_set: String,
+    /// Feature names in order.
+    pub names: Vec<String>,
+    /// One value per name; NaN is stored as JSON null.
+    pub values: Vec<f64>,
+    /// Window start (inclusive).
+    pub window_start: DateTime<Utc>,
+    /// Window end (exclusive); also the row's `observed_at`.
+    pub window_end: DateTime<Utc>,
+    /// The model's verdict, if scored.
+    pub prediction: Option<NewPrediction>,
+}
+
+fn begin(pool: &Pool) -> &'static str {
+    match pool {
+        Pool::Sqlite(_) => "BEGIN IMMEDIATE",
+        Pool::Postgres(_) => "BEGIN",
+    }
+}
+
+impl Store {
+    /// Stores a batch of one site's readings in one transaction: the site and each inverter (asset kind
+    /// `inverter`) are created or have their first/last-seen span widened, then every reading is inserted
+    /// unless its `(asset, ts)` is already stored. Timestamps are kept to the microsecond.
+    ///
+    /// Fails without writing anything if an asset id is already stored as another kind (a wheel).
+    pub async fn insert_readings(&self, site: &str, readings: &[Reading]) -> Result<ReadingsOutcome, StoreError> {
+        if readings.is_empty() {
+            return Ok(ReadingsOutcome::default());
+        }
+        if site.is_empty() {
+            return Err(StoreError::InvalidInput("site is empty".into()));
+        }
+        let mut spans: HashMap<&str, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+        for r in readings {
+            if r.asset.is_empty() {
+                return Err(StoreError::InvalidInput("a reading has an empty asset id".into()));
+            }
+            let e = spans.entry(r.asset.as_str()).or_insert((r.ts, r.ts));
+            e.0 = e.0.min(r.ts);
+            e.1 = e.1.max(r.ts);
+        }
+        let first = spans.values().map(|s| s.0).min().expect("non-empty");
+        let last = spans.values().map(|s| s.1).max().expect("non-empty");
+        let mut assets: Vec<_> = spans.into_iter().collect();
+        assets.sort_by(|a, b| a.0.cmp(b.0));
+        let begin = begin(&self.pool);
+        let mut inserted = 0u64;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(UPSERT_SITE).bind(site).bind(Ts::new(first)).bind(Ts::new(last)).execute(&mut *tx).await?;
+            for (asset, (from, to)) in &assets {
+                let kind: String = sqlx::query_scalar(UPSERT_ASSET)
+                    .bind(*asset)
+                    .bind(AssetKind::Inverter.as_str())
+                    .bind(site)
+                    .bind(Ts::new(*from))
+                    .bind(Ts::new(*to))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if kind != AssetKind::Inverter.as_str() {
+                    return Err(StoreError::InvalidInput(format!("asset {asset} is stored as a {kind}, not an inverter")));
+                }
+            }
+            for chunk in readings.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(INSERT_READINGS);
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.asset.as_str()).push_bind(Ts::new(r.ts)).push_bind(site);
+                    for v in r.values {
+                        b.push_bind(v);
+                    }
+                });
+                q.push(" ON CONFLICT (asset_id, ts) DO NOTHING");
+                inserted += q.build().execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        });
+        Ok(ReadingsOutcome { inserted, duplicate: readings.len() as u64 - inserted })
+    }
+
+    /// A site's readings with `from <= ts < to`, oldest first (then by asset).
+    pub async fn readings_in_range(
+        &self,
+        site: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Reading>, StoreError> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_READINGS)
+                .bind(site)
+                .bind(Ts::new(from))
+                .bind(Ts::new(to))
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let asset: String = row.try_get(0)?;
+                let ts: Ts = row.try_get(1)?;
+                let mut r = Reading::new(asset, ts.0);
+                for i in 0..Metric::COUNT {
+                    r.values[i] = row.try_get::<Option<f64>, _>(i + 2)?;
+                }
+                out.push(r);
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many readings are stored for `site` (every site when `None`).
+    pub async fn count_readings(&self, site: Option<&str>) -> Result<i64, StoreError> {
+        on_pool!(self, pool => {
+            let n: i64 = match site {
+                Some(s) => sqlx::query_scalar("SELECT COUNT(*) FROM readings WHERE site = $1").bind(s).fetch_one(pool).await?,
+                None => sqlx::query_scalar("SELECT COUNT(*) FROM readings").fetch_one(pool).await?,
+            };
+            Ok(n)
+        })
+    }
+
+    /// Stores window feature rows (and their predictions) in one transaction. A window already stored for the
+    /// same asset, feature set and start is replaced, and its earlier prediction with it: a window recomputed
+    /// after late readings arrive keeps one row and one verdict.
+    pub async fn record_windows(&self, rows: &[NewWindowRow]) -> Result<u64, StoreError> {
+        let mut encoded = Vec::with_capacity(rows.len());
+        for w in rows {
+            if w.names.len() != w.values.len() {
+                return Err(StoreError::InvalidInput(format!(
+                    "feature set {}: {} names but {} values",
+                    w.feature_set,
+                    w.names.len(),
+                    w.values.len()
+                )));
+            }
+            let features =
+                encode_pairs("feature names", w.names.iter().map(String::as_str).zip(w.values.iter().copied()))?;
+            let probabilities = match &w.prediction {
+                Some(p) => {
+                    if !p.health_score.is_finite() {
+                        return Err(StoreError::InvalidInput(format!("health score {} is not finite", p.health_score)));
+                    }
+                    Some(encode_pairs("class probabilities", p.probabilities.iter().map(|(c, v)| (c.as_str(), *v)))?)
+                }
+                None => None,
+            };
+            encoded.push((features, probabilities));
+        }
+        let begin = begin(&self.pool);
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            for (w, (features, probabilities)) in rows.iter().zip(&encoded) {
+                let id: i64 = sqlx::query_scalar(UPSERT_WINDOW)
+                    .bind(&w.asset_id)
+                    .bind(Ts::new(w.window_start))
+                    .bind(Ts::new(w.window_end))
+                    .bind(&w.feature_set)
+                    .bind(features)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(DELETE_WINDOW_PREDICTIONS).bind(id).execute(&mut *tx).await?;
+                if let (Some(p), Some(probs)) = (&w.prediction, probabilities) {
+                    sqlx::query(INSERT_WINDOW_PREDICTION)
+                        .bind(&w.asset_id)
+                        .bind(id)
+                        .bind(&p.model)
+                        .bind(&p.model_version)
+                        .bind(p.health_score)
+                        .bind(&p.label)
+                        .bind(probs)
+                        .bind(Ts::new(p.scored_at))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(rows.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests;

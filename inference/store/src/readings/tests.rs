@@ -1,0 +1,91 @@
+//! Readings and window rows on both backends.
+
+use chrono::{Duration, TimeZone, Utc};
+use prognos_core::{Metric, Reading};
+
+use crate::connect::on_pool;
+use crate::testing::TestDb;
+use crate::{NewPrediction, NewWindowRow};
+
+fn reading(asset: &str, minute: i64, ac: f64) -> Reading {
+    let t0 = Utc.with_ymd_and_hms(2020, 5, 15, 6, 0, 0).unwrap();
+    let mut r = Reading::new(asset, t0 + Duration::minutes(minute));
+    r.set(Metric::AcPowerW, ac);
+    r.set(Metric::IrradianceWM2, 512.25);
+    r
+}
+
+async fn readings_are_stored_once_and_read_back_exactly(db: &TestDb) {
+    let store = db.connect().await;
+    let batch: Vec<Reading> =
+        ["INV-A", "INV-B"].iter().flat_map(|a| (0..3).map(move |i| reading(a, i * 15, 1000.0 + i as f64))).collect();
+    let out = store.insert_readings("plant", &batch).await.unwrap();
+    assert_eq!((out.inserted, out.duplicate), (6, 0));
+    // An overlapping batch: two already stored, one new.
+    let again = vec![reading("INV-A", 0, 1.0), reading("INV-A", 15, 2.0), reading("INV-A", 45, 3.0)];
+    let out = store.insert_readings("plant", &again).await.unwrap();
+    assert_eq!((out.inserted, out.duplicate), (1, 2));
+    assert_eq!(store.count_readings(Some("plant")).await.unwrap(), 7);
+    assert_eq!(store.count_readings(Some("other")).await.unwrap(), 0);
+    let from = Utc.with_ymd_and_hms(2020, 5, 15, 6, 15, 0).unwrap();
+    let back = store.readings_in_range("plant", from, from + Duration::minutes(30)).await.unwrap();
+    let keys: Vec<(String, i64)> = back.iter().map(|r| (r.asset.clone(), (r.ts - from).num_minutes())).collect();
+    assert_eq!(keys, [("INV-A".into(), 0), ("INV-B".into(), 0), ("INV-A".into(), 15), ("INV-B".into(), 15)]);
+    assert_eq!(back[0], batch[1], "the first write wins; values round-trip, unreported stay None");
+    let asset = store.asset("INV-A").await.unwrap().unwrap();
+    assert_eq!(asset.kind, crate::AssetKind::Inverter);
+    assert_eq!(asset.site, "plant");
+    assert_eq!(asset.last_seen, batch[0].ts + Duration::minutes(45));
+}
+
+async fn a_wheel_id_is_refused_and_nothing_is_written(db: &TestDb) {
+    let store = db.connect().await;
+    on_pool!(store, pool => {
+        sqlx::raw_sql("INSERT INTO sites VALUES ('park', '2020-01-01T00:00:00.000000Z', '2020-01-01T00:00:00.000000Z');\
+            INSERT INTO assets VALUES ('W01', 'wheel', 'park', '2020-01-01T00:00:00.000000Z', '2020-01-01T00:00:00.000000Z')")
+            .execute(pool).await.unwrap();
+    });
+    let err = store.insert_readings("plant", &[reading("INV-A", 0, 1.0), reading("W01", 0, 1.0)]).await.unwrap_err();
+    assert!(err.to_string().contains("W01 is stored as a wheel"), "{err}");
+    assert_eq!(store.count_readings(None).await.unwrap(), 0);
+    assert!(store.asset("INV-A").await.unwrap().is_none());
+}
+
+async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
+    let store = db.connect().await;
+    store.insert_readings("plant", &[reading("INV-A", 0, 1.0)]).await.unwrap();
+    let start = Utc.with_ymd_and_hms(2020, 5, 15, 0, 0, 0).unwrap();
+    let row = |score: f64, eff: f64| NewWindowRow {
+        asset_id: "INV-A".into(),
+        feature_set: "inverter-v1".into(),
+        names: vec!["efficiency".into(), "gap_count".into()],
+        values: vec![eff, f64::NAN],
+        window_start: start,
+        window_end: start + Duration::days(1),
+        prediction: Some(NewPrediction {
+            model: "inverter-health".into(),
+            model_version: "1.0.0".into(),
+            health_score: score,
+            label: "healthy".into(),
+            probabilities: vec![("fault".into(), 1.0 - score / 100.0), ("healthy".into(), score / 100.0)],
+            scored_at: Utc::now(),
+        }),
+    };
+    store.record_windows(&[row(90.0, 0.97)]).await.unwrap();
+    store.record_windows(&[row(40.0, 0.80)]).await.unwrap();
+    let predictions = store.predictions_for_asset("INV-A", 10).await.unwrap();
+    assert_eq!(predictions.len(), 1);
+    assert_eq!(predictions[0].health_score, 40.0);
+    on_pool!(store, pool => {
+        let (n, values): (i64, String) =
+            sqlx::query_as("SELECT COUNT(*), MAX(feature_values) FROM feature_rows").fetch_one(pool).await.unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(values, r#"{"efficiency":0.8,"gap_count":null}"#);
+    });
+}
+
+crate::on_both_backends!(
+    readings_are_stored_once_and_read_back_exactly,
+    a_wheel_id_is_refused_and_nothing_is_written,
+    a_recomputed_window_replaces_its_row_and_prediction,
+);
