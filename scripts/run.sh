@@ -89,4 +89,6 @@ for p in json.load(open("data/latest.json"))["predictions"]:
 PY
 echo "run: the service, the camera feed and the stand-ins keep running (metrics at http://127.0.0.1:$port/metrics)."
 echo "     When W03 drops below 70, its SMS and email show up in the stand-ins' lines. Ctrl-C stops everything."
+echo "run: dashboard at http://127.0.0.1:$port/ (fleet ranked by health; click a wheel for its trends)."
+echo "     Log in with this viewer token (made above, shown only here): $token"
 wait $server

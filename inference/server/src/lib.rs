@@ -5,6 +5,7 @@ pub mod api_error;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+pub mod dashboard;
 pub mod ingest;
 pub mod routes;
 pub mod shutdown;

@@ -28,6 +28,7 @@ pub mod alerts;
 mod claims;
 mod connect;
 mod error;
+mod export;
 mod json;
 mod listing;
 mod read;
@@ -47,6 +48,7 @@ pub use alerts::{
 };
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
+pub use export::{CaptureFeaturesRow, ExportFilter, PredictionExportRow};
 pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
 pub use records::{

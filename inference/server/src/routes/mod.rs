@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 pub mod alerts;
 pub mod assets;
+pub mod exports;
 pub mod health;
 pub mod models;
 pub mod predictions;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(alerts::list_alerts))
         .route("/v1/notifications", get(alerts::list_notifications))
         .route("/v1/silences", get(alerts::list_silences))
+        .route("/v1/exports/{file}", get(exports::export))
         .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
     let operate = Router::new()
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(read)
         .merge(operate)
+        .merge(crate::dashboard::router(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
