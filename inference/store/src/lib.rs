@@ -31,6 +31,7 @@ mod error;
 mod export;
 mod json;
 mod listing;
+mod model_ops;
 mod read;
 mod readings;
 mod records;
@@ -49,8 +50,9 @@ pub use alerts::{
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
 pub use export::{CaptureFeaturesRow, ExportFilter, PredictionExportRow};
-pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
+pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
+pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,
     QuarantineRecord, RecordOutcome,
