@@ -9,11 +9,15 @@ pub mod error;
 pub mod model;
 pub mod registry;
 pub mod runtime;
+pub mod set;
+pub mod shadow;
 pub mod worker;
 
 pub use card::{InputDtype, ModelCard, OutputKind};
 pub use error::{Result, ScoringError};
 pub use model::{Model, SessionOptions, CARD_FILE, MODEL_FILE};
-pub use registry::{scan, serve, ModelSet, RegistryEntry, ServedVersion};
+pub use registry::{scan, serve, serve_staged, version_order, RegistryEntry};
 pub use runtime::{RuntimeLocator, DYLIB_NAME};
+pub use set::{Activation, ModelSet, ServedVersion};
+pub use shadow::{Shadow, ShadowReport, WouldAlert};
 pub use worker::{FeatureBatch, ModelHandle, Scores, WorkerOptions};

@@ -48,9 +48,26 @@ impl std::fmt::Debug for Model {
 impl Model {
     /// Loads `dir/model.onnx` with `dir/card.toml`, checks the contract, and warms the session up.
     pub fn load(dir: &Path, opts: &SessionOptions) -> Result<Self> {
-        let started = Instant::now();
         let card = ModelCard::load(&dir.join(CARD_FILE))?;
         check_folder_names(dir, &card)?;
+        Self::load_card(dir, card, opts)
+    }
+
+    /// Like [`Model::load`] for a folder outside the registry layout (an upload being staged): the card must
+    /// name `name` and `version` instead of its folders doing so.
+    pub fn load_as(dir: &Path, name: &str, version: &str, opts: &SessionOptions) -> Result<Self> {
+        let card = ModelCard::load(&dir.join(CARD_FILE))?;
+        if card.name != name || card.version != version {
+            return Err(ScoringError::Card {
+                path: dir.join(CARD_FILE),
+                reason: format!("card says {} but {name}@{version} was expected", card.id()),
+            });
+        }
+        Self::load_card(dir, card, opts)
+    }
+
+    fn load_card(dir: &Path, card: ModelCard, opts: &SessionOptions) -> Result<Self> {
+        let started = Instant::now();
         let env = environment(&opts.locator)?;
         let model_path = dir.join(MODEL_FILE);
         let load_err = |reason: String| ScoringError::Load { model: card.id(), path: model_path.clone(), reason };

@@ -1,8 +1,6 @@
 //! The model registry on disk (`models/<name>/<version>/`) and the set of models being served.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
 
 use crate::card::ModelCard;
 use crate::error::{Result, ScoringError};
@@ -62,7 +60,8 @@ pub fn scan(root: &Path) -> Result<Vec<RegistryEntry>> {
     Ok(out)
 }
 
-fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+/// Orders two version folder names: semver order, and any semver version after any other name.
+pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
     match (semver::Version::parse(a), semver::Version::parse(b)) {
         (Ok(a), Ok(b)) => a.cmp(&b),
         (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
@@ -77,77 +76,16 @@ pub fn serve(dir: &Path, session: &SessionOptions, workers: WorkerOptions) -> Re
     ModelHandle::spawn(models, workers)
 }
 
-/// The models being served: every loaded version of every model, and which version is active.
-#[derive(Default)]
-pub struct ModelSet {
-    inner: RwLock<BTreeMap<String, ServedModel>>,
-}
-
-#[derive(Default, Clone)]
-struct ServedModel {
-    versions: BTreeMap<semver::Version, ModelHandle>,
-    active: Option<semver::Version>,
-}
-
-/// What `GET /v1/models` shows for one version.
-#[derive(Debug, Clone)]
-pub struct ServedVersion {
-    /// The model's card.
-    pub card: Arc<ModelCard>,
-    /// Whether `name` alone resolves to this version.
-    pub active: bool,
-}
-
-impl ModelSet {
-    /// Adds a loaded version; the highest version of a model is active unless one was activated explicitly.
-    pub fn insert(&self, handle: ModelHandle) {
-        let card = Arc::clone(handle.card());
-        let Ok(version) = semver::Version::parse(&card.version) else {
-            return; // cards are checked at load; unreachable in practice
-        };
-        let mut map = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        let served = map.entry(card.name.clone()).or_default();
-        served.versions.insert(version.clone(), handle);
-        if served.active.as_ref().is_none_or(|a| *a < version) {
-            served.active = Some(version);
-        }
-    }
-
-    /// Finds `name` (its active version) or `name@version`.
-    pub fn resolve(&self, spec: &str) -> Result<ModelHandle> {
-        let (name, version) = match spec.split_once('@') {
-            Some((n, v)) => (n, Some(v)),
-            None => (spec, None),
-        };
-        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let served = map.get(name).ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?;
-        let version = match version {
-            Some(v) => semver::Version::parse(v).map_err(|_| ScoringError::UnknownModel(spec.to_string()))?,
-            None => served.active.clone().ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))?,
-        };
-        served.versions.get(&version).cloned().ok_or_else(|| ScoringError::UnknownModel(spec.to_string()))
-    }
-
-    /// Every served version, by model name then version.
-    pub fn list(&self) -> Vec<ServedVersion> {
-        let map = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        map.values()
-            .flat_map(|served| {
-                served.versions.iter().map(|(v, h)| ServedVersion {
-                    card: Arc::clone(h.card()),
-                    active: served.active.as_ref() == Some(v),
-                })
-            })
-            .collect()
-    }
-
-    /// Number of served versions.
-    pub fn len(&self) -> usize {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).values().map(|s| s.versions.len()).sum()
-    }
-
-    /// Whether nothing is served.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+/// Like [`serve`], for a folder that is not (yet) at `models/<name>/<version>/`: an upload being staged before it
+/// is renamed into place. The card must name `name` and `version`.
+pub fn serve_staged(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    session: &SessionOptions,
+    workers: WorkerOptions,
+) -> Result<ModelHandle> {
+    let models =
+        (0..workers.workers.max(1)).map(|_| Model::load_as(dir, name, version, session)).collect::<Result<Vec<_>>>()?;
+    ModelHandle::spawn(models, workers)
 }

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use crate::card::ModelCard;
 use crate::error::{Result, ScoringError};
 use crate::model::Model;
+use crate::shadow::Shadow;
 
 /// Rows of features, row-major, in the card's feature order.
 #[derive(Debug, Clone, Default)]
@@ -78,6 +79,8 @@ struct Job {
 pub struct ModelHandle {
     card: Arc<ModelCard>,
     tx: Sender<Job>,
+    /// A candidate scoring the same rows beside this (active) version, set by [`crate::ModelSet::resolve`].
+    shadow: Option<Arc<Shadow>>,
 }
 
 impl std::fmt::Debug for ModelHandle {
@@ -102,7 +105,22 @@ impl ModelHandle {
                 .spawn(move || work(model, rx, max_rows))
                 .map_err(|e| ScoringError::Input(format!("cannot start a scoring thread: {e}")))?;
         }
-        Ok(Self { card, tx })
+        Ok(Self { card, tx, shadow: None })
+    }
+
+    /// The same handle with `shadow` scoring beside it.
+    pub(crate) fn with_shadow(&self, shadow: Option<Arc<Shadow>>) -> Self {
+        Self { card: Arc::clone(&self.card), tx: self.tx.clone(), shadow }
+    }
+
+    /// The version this handle scores with.
+    pub fn version(&self) -> &str {
+        &self.card.version
+    }
+
+    /// Whether a shadow candidate scores beside this handle.
+    pub fn has_shadow(&self) -> bool {
+        self.shadow.is_some()
     }
 
     /// The card of the served model.
@@ -130,8 +148,25 @@ impl ModelHandle {
 
     /// Scores a batch without blocking the async runtime.
     pub async fn score(&self, batch: FeatureBatch) -> Result<Scores> {
+        self.score_for(batch, None).await
+    }
+
+    /// Scores a batch for `subject` (the asset the rows describe, when known). When a shadow candidate is
+    /// attached, it gets the same rows on its own worker at the same time; its result is compared in the
+    /// background and never delays or changes this answer.
+    pub async fn score_for(&self, batch: FeatureBatch, subject: Option<&str>) -> Result<Scores> {
+        let shadow = self.shadow.as_ref().and_then(|s| s.submit(&batch).map(|rx| (Arc::clone(s), rx)));
         let rx = self.submit(batch)?;
-        rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))?
+        let scores = rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))??;
+        if let Some((shadow, rx)) = shadow {
+            shadow.observe(rx, scores.clone(), subject.map(str::to_owned));
+        }
+        Ok(scores)
+    }
+
+    /// Hands a batch to the workers; the receiver gets the scores (used by the shadow tap).
+    pub(crate) fn submit_batch(&self, batch: FeatureBatch) -> Result<oneshot::Receiver<Result<Scores>>> {
+        self.submit(batch)
     }
 
     /// Scores a batch from synchronous code (the CLI, benchmarks).
