@@ -16,11 +16,14 @@
 //! (`layout`), then one pass converts each profile into a reused buffer and reduces it to 64 column bins
 //! of statistics while counting thin lines in the tread core (`scan`). Everything else works on that
 //! small grid (`context`, `shape`, `rotation`, `local`).
+//!
+//! [`inverter`] holds the `inverter-v1` window features of solar inverters (polars).
 
 mod context;
 mod csv_out;
 mod error;
 mod featurize;
+pub mod inverter;
 mod kernels;
 mod layout;
 mod local;

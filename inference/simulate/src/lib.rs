@@ -46,10 +46,13 @@
 //! At least one of `--out` and `--training-csv` is required. File names: see [`output`]:
 //! `<out>/<camera>/<camera>_<YYYYMMDD>T<HHMMSS><mmm>Z_<wheel>.xml` and `.dat`, for example
 //! `Cam_01/Cam_01_20261122T002130123Z_W07.xml`.
+//!
+//! [`inverter`] injects seeded faults into real inverter series for `inverter-v1` training data.
 
 mod capture;
 mod condition;
 mod error;
+pub mod inverter;
 mod noise;
 pub mod output;
 mod plan;
