@@ -15,6 +15,8 @@ use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::Store;
 
+pub mod bulk;
+
 /// The server the PostgreSQL tests use unless `PROGNOS_TEST_POSTGRES_URL` says otherwise.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

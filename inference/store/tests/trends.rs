@@ -5,7 +5,8 @@ mod common;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{capture, features, prediction, TestDb};
 use prognos_store::{
-    AssetFilter, AssetKind, PredictionCursor, PredictionFilter, RetainedTable, Store, TrendMetric, TrendRequest,
+    AlertFilter, AssetFilter, AssetKind, PredictionCursor, PredictionFilter, RetainedTable, Store, TrendMetric,
+    TrendRequest,
 };
 
 prognos_store::on_both_backends!(
@@ -17,6 +18,7 @@ prognos_store::on_both_backends!(
     assets_list_with_latest_prediction_filters_and_pages,
     retention_folds_old_days_into_aggregates_the_trend_still_sees,
     claims_exclude_live_owners_and_expire,
+    alerts_list_by_time_range_and_keyset_pages,
 );
 
 fn day(d: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -316,4 +318,37 @@ async fn claims_exclude_live_owners_and_expire(db: &TestDb) {
         winners += usize::from(t.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+async fn alerts_list_by_time_range_and_keyset_pages(db: &TestDb) {
+    let store = db.connect().await;
+    let mut sql = String::new();
+    for i in 0..9 {
+        // Two alerts per opening time (ties broken by id), resolved so that one rule+asset may repeat.
+        let t = format!("2020-03-01T00:0{}:00.000000Z", i / 2);
+        sql.push_str(&format!(
+            "INSERT INTO alerts (rule, asset_id, site, pipeline, route, state, opened_at, updated_at) \
+             VALUES ('health', 'W{}', 'parkA', 'wheels', 'ops', 'resolved', '{t}', '{t}');",
+            i % 3
+        ));
+    }
+    exec(db, &sql).await;
+    let mut filter = AlertFilter { limit: Some(4), ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.alerts(&filter).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        filter.after = Some((last.opened_at, last.id));
+        seen.extend(page.into_iter().map(|a| (a.opened_at, a.id)));
+    }
+    assert_eq!(seen.len(), 9);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats: {seen:?}");
+    let range =
+        AlertFilter { opened_since: Some(day(1, 0, 1)), opened_before: Some(day(1, 0, 3)), ..Default::default() };
+    assert_eq!(store.alerts(&range).await.unwrap().len(), 4);
+    let one = AlertFilter { asset_id: Some("W1".into()), site: Some("parkA".into()), ..Default::default() };
+    assert_eq!(store.alerts(&one).await.unwrap().len(), 3);
 }

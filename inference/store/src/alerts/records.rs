@@ -176,6 +176,11 @@ pub struct AlertFilter {
     pub route: Option<String>,
     /// Only alerts opened at or after this time.
     pub opened_since: Option<DateTime<Utc>>,
+    /// Only alerts opened before this time.
+    pub opened_before: Option<DateTime<Utc>>,
+    /// Keyset cursor: only alerts after this `(opened_at, id)` in the newest-first order (the last row of the
+    /// previous page).
+    pub after: Option<(DateTime<Utc>, i64)>,
     /// At most this many (the newest first); all when `None`.
     pub limit: Option<i64>,
 }

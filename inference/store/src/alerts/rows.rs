@@ -271,6 +271,15 @@ pub(crate) fn alert_query(filter: &super::AlertFilter, suffix: &str) -> Result<(
     if let Some(since) = filter.opened_since {
         c.push("opened_at >= ?", Arg::Ts(Ts::new(since)));
     }
+    if let Some(before) = filter.opened_before {
+        c.push("opened_at < ?", Arg::Ts(Ts::new(before)));
+    }
+    if let Some((at, id)) = filter.after {
+        c.args.push(Arg::Ts(Ts::new(at)));
+        let at_n = c.args.len();
+        c.args.push(Arg::Int(id));
+        c.clauses.push(format!("(opened_at < ${at_n} OR (opened_at = ${at_n} AND id < ${}))", c.args.len()));
+    }
     let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts{} ORDER BY opened_at DESC, id DESC", c.where_clause());
     if let Some(limit) = filter.limit {
         sql.push_str(&format!(" LIMIT {}", c.next_placeholder()));
