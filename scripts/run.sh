@@ -75,6 +75,43 @@ curl -fsS -H "Authorization: Bearer $token" -H 'content-type: application/json' 
   -d "$body" "http://127.0.0.1:$port/v1/score/wheel-health"
 echo
 
+plants=${PROGNOS_PLANT_DATA:-../shared/data/real/kaggle-solar-plants}
+if [ -f "$plants/Plant_1_Generation_Data.csv" ]; then
+  echo "run: replaying Kaggle solar plants 1 and 2 through pipelines/kaggle-plant-{1,2}.toml (prognos ingest;"
+  echo "     a re-run stores nothing twice: its readings count as duplicates)"
+  for plant in 1 2; do
+    "$bin" --config data/prognos.demo.toml ingest --pipeline "kaggle-plant-$plant" \
+      "$plants/Plant_${plant}_Generation_Data.csv" || echo "run: plant $plant could not be ingested (see above)"
+  done
+  echo "run: inverter health, least healthy first (latest daily window per inverter, from /v1/predictions)"
+  for plant in 1 2; do
+    curl -fsS -H "Authorization: Bearer $token" \
+      "http://127.0.0.1:$port/v1/predictions?site=kaggle-plant-$plant&limit=10000" > "data/plant-$plant.json" || true
+  done
+  .venv/bin/python - <<'PY'
+import json
+latest = {}
+for plant in (1, 2):
+    try:
+        rows = json.load(open(f"data/plant-{plant}.json")).get("predictions", [])
+    except (OSError, ValueError):
+        rows = []
+    for p in rows:
+        key = (plant, p["asset"])
+        when = p.get("observed_at") or p["scored_at"]
+        if key not in latest or when > latest[key][0]:
+            latest[key] = (when, p)
+if not latest:
+    print("  no inverter scores yet: models/inverter-health is not trained (readings and window features are stored)")
+for (plant, asset), (when, p) in sorted(latest.items(), key=lambda kv: kv[1][1]["health_score"])[:12]:
+    print(f"  plant {plant}  {asset:<16} health {p['health_score']:6.1f}  {p['label']:<14} day ending {when[:10]}  {p['model']}@{p['model_version']}")
+if latest:
+    print(f"  ... {len(latest)} inverters scored in all")
+PY
+else
+  echo "run: $plants not found: skipping the solar plant replay (set PROGNOS_PLANT_DATA to the Kaggle CSV folder)"
+fi
+
 echo "run: the simulated cameras start writing into data/cameras/Cam_01 and Cam_02 (a coaster run every 5 s;"
 echo "     wheel W03 grows a flat spot run by run). Watch the log lines, or:"
 echo "     curl -H 'Authorization: Bearer <token>' http://127.0.0.1:$port/v1/predictions?asset=W03"

@@ -163,6 +163,8 @@ pub enum Role {
     DataScientist,
     /// Everything.
     Admin,
+    /// A data logger: may push inverter readings (`POST /v1/ingest/{pipeline}`) and read, nothing else.
+    Ingest,
 }
 
 impl Role {
@@ -173,6 +175,7 @@ impl Role {
             Role::Operator => "operator",
             Role::DataScientist => "data-scientist",
             Role::Admin => "admin",
+            Role::Ingest => "ingest",
         }
     }
 }
@@ -185,7 +188,8 @@ impl std::str::FromStr for Role {
             "operator" => Ok(Role::Operator),
             "data-scientist" => Ok(Role::DataScientist),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?}; one of viewer, operator, data-scientist, admin")),
+            "ingest" => Ok(Role::Ingest),
+            other => Err(format!("unknown role {other:?}; one of viewer, operator, data-scientist, admin, ingest")),
         }
     }
 }

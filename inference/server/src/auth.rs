@@ -29,6 +29,8 @@ pub enum Access {
     ManageModels,
     /// Manage tokens and everything else.
     Admin,
+    /// Push inverter readings (`POST /v1/ingest/{pipeline}`).
+    Ingest,
 }
 
 /// Whether `role` may do what `access` names.
@@ -38,6 +40,7 @@ pub fn allows(role: Role, access: Access) -> bool {
         Access::Operate => matches!(role, Role::Operator | Role::Admin),
         Access::ManageModels => matches!(role, Role::DataScientist | Role::Admin),
         Access::Admin => role == Role::Admin,
+        Access::Ingest => matches!(role, Role::Ingest | Role::Operator | Role::Admin),
     }
 }
 

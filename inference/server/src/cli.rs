@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: SimulateCommand,
     },
+    /// Ingest inverter CSV files through a pipeline (the same path as the drop folder, HTTP and MQTT).
+    Ingest {
+        /// The pipeline: its name in the pipelines folder, or a path to its TOML file.
+        #[arg(long)]
+        pipeline: String,
+        /// CSV files in the site's format.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print each file's report as one JSON line instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage API tokens.
     Token {
         /// What to do with tokens.

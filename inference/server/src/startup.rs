@@ -80,6 +80,7 @@ impl Application {
             Some(a) => a.spawn(shutdown.clone()),
             None => Vec::new(),
         };
+        let mut inverter_files = Vec::new();
         for (path, file) in pipeline_files {
             match file.pipeline.kind {
                 PipelineKind::WheelCameras => {
@@ -93,11 +94,17 @@ impl Application {
                     .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
                     pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
                 }
-                PipelineKind::InverterMetrics => {
-                    tracing::warn!(pipeline = %file.pipeline.name, "inverter-metrics sources are not wired yet");
-                }
+                PipelineKind::InverterMetrics => inverter_files.push(file),
             }
         }
+        pipelines.extend(crate::ingest::inverters::start(
+            inverter_files,
+            &state.settings.data_dir,
+            &state.store,
+            &state.models,
+            &state.inverters,
+            &shutdown,
+        )?);
         Ok(Self { listener, state, shutdown, pipelines })
     }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Captures, features, predictions.
     pub store: Store,
+    /// Running inverter pipelines by name (for `POST /v1/ingest/{pipeline}`).
+    pub inverters: crate::ingest::inverters::Registry,
     ready: Arc<AtomicBool>,
 }
 
@@ -47,6 +49,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             metrics,
             store,
+            inverters: Default::default(),
             ready: Arc::new(AtomicBool::new(false)),
         }
     }

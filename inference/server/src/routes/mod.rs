@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod assets;
 pub mod exports;
 pub mod health;
+pub mod ingest;
 pub mod models;
 pub mod predictions;
 pub mod score;
@@ -37,9 +38,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/silences", post(alerts::create_silence))
         .route_layer(from_fn_with_state((state.clone(), Access::Operate), auth::require));
+    let ingest = Router::new()
+        .route("/v1/ingest/{pipeline}", post(ingest::ingest))
+        .route_layer(from_fn_with_state((state.clone(), Access::Ingest), auth::require));
     Router::new()
         .merge(read)
         .merge(operate)
+        .merge(ingest)
         .merge(crate::dashboard::router(state.clone()))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,0 +1,263 @@
+//! Inverter-metrics pipelines (`kind = "inverter-metrics"`). Every source (the `prognos ingest` command,
+//! `POST /v1/ingest/{pipeline}`, the drop folder, MQTT) feeds one path, [`InverterPipeline::ingest`]:
+//! parse (by the pipeline's mapping) -> validate -> store readings (idempotent) -> recompute the windows the
+//! batch touched from the store -> score the scoring window with the pipeline's model -> store feature rows and
+//! predictions. Rejections and warnings are counted in the report and in `/metrics`.
+
+pub mod folder;
+pub mod mqtt;
+pub mod report;
+pub mod windows;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use prognos_core::{PipelineFile, Reading};
+use prognos_formats::inverter::{FormatError, Mapping, ParseReport, WeatherSeries};
+use prognos_scoring::ModelSet;
+use prognos_store::Store;
+use tokio_util::sync::CancellationToken;
+
+pub use report::IngestReport;
+use windows::{TouchedWindows, WindowPlan};
+
+/// Readings per stored chunk of a CSV file (one transaction each).
+pub const CHUNK_ROWS: usize = 20_000;
+
+/// Running inverter pipelines by name (what `POST /v1/ingest/{pipeline}` looks up).
+pub type Registry = Arc<RwLock<HashMap<String, Arc<InverterPipeline>>>>;
+
+/// A fault on our side while ingesting (bad input is never an error: it is counted in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The input as a whole cannot be read (missing column, broken CSV/JSON).
+    #[error("{0}")]
+    Format(#[from] FormatError),
+    /// The store failed; nothing of the failing batch was written.
+    #[error("store: {0}")]
+    Store(#[from] prognos_store::StoreError),
+    /// Reading the file failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One running inverter pipeline.
+pub struct InverterPipeline {
+    /// Its declaration.
+    pub file: PipelineFile,
+    /// The compiled column mapping (with the weather series).
+    pub mapping: Arc<Mapping>,
+    /// Where readings, features and predictions go.
+    pub store: Store,
+    /// The served models.
+    pub models: Arc<ModelSet>,
+    plan: WindowPlan,
+    scoring_off_said: std::sync::atomic::AtomicBool,
+}
+
+impl InverterPipeline {
+    /// Builds a pipeline from its (validated) file. The weather file is read now, relative to `base`; a weather
+    /// file that cannot be read is logged and the pipeline runs without weather (readings count `no_weather`).
+    pub fn new(file: PipelineFile, base: &Path, store: Store, models: Arc<ModelSet>) -> Result<Self, IngestError> {
+        let src = file.inverter.clone().ok_or_else(|| FormatError::Spec("no [inverter] table".into()))?;
+        let weather = match &src.weather {
+            Some(w) => match WeatherSeries::load(w, base) {
+                Ok((series, report)) => {
+                    tracing::info!(pipeline = %file.pipeline.name, rows = series.len(), span = %series.span(),
+                        rejected = report.rejected_total(), "weather series loaded");
+                    Some(Arc::new(series))
+                }
+                Err(e) => {
+                    tracing::error!(pipeline = %file.pipeline.name, error = %e,
+                        "weather series unavailable: readings are stored without weather metrics");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mapping = Arc::new(Mapping::new(&src, weather)?);
+        let plan = WindowPlan::new(&src).map_err(FormatError::Spec)?;
+        Ok(Self { file, mapping, store, models, plan, scoring_off_said: Default::default() })
+    }
+
+    /// The pipeline's name.
+    pub fn name(&self) -> &str {
+        &self.file.pipeline.name
+    }
+
+    /// The site its inverters belong to.
+    pub fn site(&self) -> &str {
+        &self.file.pipeline.site
+    }
+
+    /// Ingests a JSON batch (one reading, an array, or `{"readings": [...]}`).
+    pub async fn ingest_json(&self, bytes: &[u8]) -> Result<IngestReport, IngestError> {
+        let (readings, parse) = match self.mapping.json(bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                report::count_refused(self.name());
+                return Err(e.into());
+            }
+        };
+        let mut report = IngestReport::new(self.name());
+        let mut touched = TouchedWindows::default();
+        self.store_chunk(&readings, &mut report, &mut touched).await?;
+        self.finish(report, parse, touched).await
+    }
+
+    /// Stores readings already parsed (several MQTT messages) with their combined reader report.
+    pub async fn ingest_parsed(&self, readings: Vec<Reading>, parse: ParseReport) -> Result<IngestReport, IngestError> {
+        let mut report = IngestReport::new(self.name());
+        let mut touched = TouchedWindows::default();
+        self.store_chunk(&readings, &mut report, &mut touched).await?;
+        self.finish(report, parse, touched).await
+    }
+
+    /// Ingests CSV text held in memory (an HTTP body).
+    pub async fn ingest_csv_bytes(&self, bytes: Vec<u8>) -> Result<IngestReport, IngestError> {
+        self.ingest_csv_reader(std::io::Cursor::new(bytes)).await
+    }
+
+    /// Ingests a CSV file, streamed: a blocking thread parses chunks while this task stores them, one
+    /// transaction per chunk. Stopped half-way (a crash), a re-run stores the rest and counts the first part as
+    /// duplicates: nothing lost, nothing twice.
+    pub async fn ingest_csv_file(&self, path: &Path) -> Result<IngestReport, IngestError> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| IngestError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        self.ingest_csv_reader(std::io::BufReader::with_capacity(1 << 20, file)).await
+    }
+
+    async fn ingest_csv_reader<R: std::io::Read + Send + 'static>(
+        &self,
+        reader: R,
+    ) -> Result<IngestReport, IngestError> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Reading>>(2);
+        let mapping = Arc::clone(&self.mapping);
+        let parser = tokio::task::spawn_blocking(move || -> Result<ParseReport, FormatError> {
+            let mut rows = mapping.csv(reader)?;
+            loop {
+                let chunk = rows.next_chunk(CHUNK_ROWS)?;
+                // An empty chunk is the end; a closed channel means the storing side gave up.
+                if chunk.is_empty() || tx.blocking_send(chunk).is_err() {
+                    break;
+                }
+            }
+            Ok(rows.finish())
+        });
+        let mut report = IngestReport::new(self.name());
+        let mut touched = TouchedWindows::default();
+        let mut failure: Option<IngestError> = None;
+        while let Some(readings) = rx.recv().await {
+            if let Err(e) = self.store_chunk(&readings, &mut report, &mut touched).await {
+                failure = Some(e);
+                break;
+            }
+        }
+        drop(rx);
+        let parsed = parser.await.map_err(|e| IngestError::Io { path: "parser".into(), reason: e.to_string() })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let parse = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                report::count_refused(self.name());
+                // Chunks stored before the error stand; their windows are still brought up to date.
+                if report.accepted > 0 {
+                    self.update_windows(&mut report, touched).await;
+                }
+                return Err(e.into());
+            }
+        };
+        self.finish(report, parse, touched).await
+    }
+
+    async fn store_chunk(
+        &self,
+        readings: &[Reading],
+        report: &mut IngestReport,
+        touched: &mut TouchedWindows,
+    ) -> Result<(), IngestError> {
+        if readings.is_empty() {
+            return Ok(());
+        }
+        let out = self.store.insert_readings(self.site(), readings).await?;
+        report.accepted += out.inserted;
+        report.duplicate += out.duplicate;
+        self.plan.touch(readings, touched);
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        mut report: IngestReport,
+        parse: ParseReport,
+        touched: TouchedWindows,
+    ) -> Result<IngestReport, IngestError> {
+        report.absorb(parse);
+        self.update_windows(&mut report, touched).await;
+        report.record_metrics();
+        if !report.unknown_columns.is_empty() {
+            tracing::warn!(pipeline = self.name(), columns = ?report.unknown_columns, "unknown columns ignored");
+        }
+        Ok(report)
+    }
+
+    /// Recomputes, stores and scores the windows a batch touched. A failure here is logged: the readings are
+    /// stored, and the next batch touching the same windows (or a re-run) computes them again.
+    async fn update_windows(&self, report: &mut IngestReport, touched: TouchedWindows) {
+        match windows::update(self, &self.plan, touched).await {
+            Ok(done) => {
+                report.windows = done.windows;
+                report.scored = done.scored;
+                report.scoring = done.scoring.clone();
+                if let Some(reason) = done.scoring_off {
+                    if !self.scoring_off_said.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(pipeline = self.name(), %reason, "scoring is off for this pipeline: readings and features are stored, not scored");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(pipeline = self.name(), error = %e, "window features not updated");
+                report.notes.push(format!("window features not updated: {e}"));
+            }
+        }
+    }
+}
+
+/// Builds every inverter pipeline in `files`, registers it and starts its drop folder and MQTT sources.
+pub fn start(
+    files: Vec<PipelineFile>,
+    data_dir: &Path,
+    store: &Store,
+    models: &Arc<ModelSet>,
+    registry: &Registry,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let base = std::env::current_dir()?;
+    let mut tasks = Vec::new();
+    for file in files {
+        let name = file.pipeline.name.clone();
+        let pipeline = Arc::new(
+            InverterPipeline::new(file, &base, store.clone(), Arc::clone(models))
+                .map_err(|e| anyhow::anyhow!("pipeline {name}: {e}"))?,
+        );
+        registry.write().map_err(|_| anyhow::anyhow!("registry poisoned"))?.insert(name.clone(), Arc::clone(&pipeline));
+        let src = pipeline.mapping.source().clone();
+        if let Some(folder) = src.drop_folder {
+            let watcher = folder::DropWatcher::new(Arc::clone(&pipeline), &folder, data_dir);
+            tasks.push(tokio::spawn(watcher.run(shutdown.clone())));
+        }
+        if let Some(m) = src.mqtt {
+            tasks.push(tokio::spawn(mqtt::run(Arc::clone(&pipeline), m, shutdown.clone())));
+        }
+        tracing::info!(pipeline = %name, "inverter pipeline ready");
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,181 @@
+//! Window features after each accepted batch: the windows a batch touched are recomputed from the store
+//! (all inverters of the site, so peer medians are right), stored as feature rows, and the scoring window is
+//! scored with the pipeline's model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use prognos_core::pipeline::{parse_duration_s, InverterSource, Zone};
+use prognos_core::Reading;
+use prognos_features::inverter::{feature_names, window_features, WindowSpec, FEATURE_SET};
+use prognos_scoring::FeatureBatch;
+use prognos_store::{NewPrediction, NewWindowRow};
+
+use super::InverterPipeline;
+
+/// The pipeline's window lengths and alignment.
+#[derive(Debug, Clone)]
+pub struct WindowPlan {
+    /// (name, seconds) per window length.
+    sizes: Vec<(String, i64)>,
+    /// Index of the scored length.
+    scoring: usize,
+    /// Windows start at the epoch + this + a multiple of their length (the site's local midnight).
+    align_s: i64,
+}
+
+/// Window starts touched by a batch, per window length index.
+#[derive(Debug, Clone, Default)]
+pub struct TouchedWindows {
+    starts: BTreeSet<(usize, i64)>,
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone, Default)]
+pub struct WindowsDone {
+    /// Feature rows stored.
+    pub windows: u64,
+    /// Of which scored.
+    pub scored: u64,
+    /// `model@version`, when scoring ran.
+    pub scoring: Option<String>,
+    /// Why scoring is off, when it is.
+    pub scoring_off: Option<String>,
+}
+
+impl WindowPlan {
+    /// From the pipeline's `[inverter.windows]` and timestamp zone (a fixed offset aligns windows on local
+    /// midnight; UTC and named zones align on UTC midnight).
+    pub fn new(src: &InverterSource) -> Result<Self, String> {
+        let sizes: Vec<(String, i64)> = src
+            .windows
+            .sizes
+            .iter()
+            .map(|s| parse_duration_s(s).map(|n| (s.clone(), n)).ok_or_else(|| format!("window {s:?}")))
+            .collect::<Result<_, _>>()?;
+        let scoring = sizes.iter().position(|(s, _)| *s == src.windows.scoring).ok_or("scoring window")?;
+        let align_s = match Zone::parse(&src.timestamp.timezone)? {
+            Zone::Fixed(off) => -i64::from(off.local_minus_utc()),
+            Zone::Named(_) => 0,
+        };
+        Ok(Self { sizes, scoring, align_s })
+    }
+
+    fn start_of(&self, ts: i64, len: i64) -> i64 {
+        (ts - self.align_s).div_euclid(len) * len + self.align_s
+    }
+
+    /// Marks the windows `readings` fall in.
+    pub fn touch(&self, readings: &[Reading], touched: &mut TouchedWindows) {
+        let mut last = i64::MIN;
+        for r in readings {
+            let t = r.ts.timestamp();
+            if t == last {
+                continue;
+            }
+            last = t;
+            for (i, (_, len)) in self.sizes.iter().enumerate() {
+                touched.starts.insert((i, self.start_of(t, *len)));
+            }
+        }
+    }
+}
+
+fn at(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+/// Recomputes, stores and (for the scoring length) scores every touched window.
+pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
+    let mut by_size: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    for (i, s) in touched.starts {
+        by_size.entry(i).or_default().insert(s);
+    }
+    let mut done = WindowsDone::default();
+    let names: Vec<String> = feature_names().iter().map(|s| s.to_string()).collect();
+    for (i, starts) in by_size {
+        let (size, len) = &plan.sizes[i];
+        let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else { continue };
+        let readings =
+            p.store.readings_in_range(p.site(), at(first), at(last + len)).await.map_err(|e| e.to_string())?;
+        let spec = WindowSpec {
+            window: Duration::seconds(*len),
+            align_offset: Duration::seconds(plan.align_s),
+            ..WindowSpec::default()
+        };
+        let rows = tokio::task::spawn_blocking(move || window_features(&readings, &spec))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<_> = rows.into_iter().filter(|r| starts.contains(&r.window_start.timestamp())).collect();
+        let feature_set = if i == plan.scoring { FEATURE_SET.to_string() } else { format!("{FEATURE_SET}/{size}") };
+        let mut predictions: Vec<Option<NewPrediction>> = vec![None; rows.len()];
+        if i == plan.scoring && !rows.is_empty() {
+            match score(p, &rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>()).await {
+                Ok((model, scored)) => {
+                    done.scored += scored.len() as u64;
+                    done.scoring = Some(model);
+                    predictions = scored.into_iter().map(Some).collect();
+                }
+                Err(reason) => done.scoring_off = Some(reason),
+            }
+        }
+        let records: Vec<NewWindowRow> = rows
+            .into_iter()
+            .zip(predictions)
+            .map(|(r, prediction)| NewWindowRow {
+                asset_id: r.asset,
+                feature_set: feature_set.clone(),
+                names: names.clone(),
+                values: r.values,
+                window_start: r.window_start,
+                window_end: r.window_end,
+                prediction,
+            })
+            .collect();
+        done.windows += p.store.record_windows(&records).await.map_err(|e| e.to_string())?;
+    }
+    Ok(done)
+}
+
+/// Scores rows of `inverter-v1` values with the pipeline's model, in the card's feature order.
+async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<NewPrediction>), String> {
+    let handle = p.models.resolve(&p.file.model.name).map_err(|e| format!("model {}: {e}", p.file.model.name))?;
+    let card = Arc::clone(handle.card());
+    let names = feature_names();
+    let order: Vec<usize> = card
+        .input
+        .features
+        .iter()
+        .map(|f| {
+            names
+                .iter()
+                .position(|n| *n == f.as_str())
+                .ok_or_else(|| format!("model {} needs feature {f:?}", card.id()))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut values = Vec::with_capacity(rows.len() * order.len());
+    for r in rows {
+        values.extend(order.iter().map(|&j| r[j] as f32));
+    }
+    let scores = handle.score(FeatureBatch { values, rows: rows.len() }).await.map_err(|e| format!("scoring: {e}"))?;
+    let now = Utc::now();
+    let out = (0..rows.len())
+        .map(|i| {
+            let probabilities: Vec<(String, f64)> =
+                card.output.classes.iter().cloned().zip(scores.row(i).iter().map(|&v| f64::from(v))).collect();
+            let label =
+                probabilities.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(c, _)| c.clone()).unwrap_or_default();
+            NewPrediction {
+                model: card.name.clone(),
+                model_version: card.version.clone(),
+                health_score: f64::from(scores.health(i)),
+                label,
+                probabilities,
+                scored_at: now,
+            }
+        })
+        .collect();
+    Ok((card.id(), out))
+}
