@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: SimulateCommand,
     },
+    /// Inspection outcomes: the labels for retraining.
+    Inspections {
+        /// What to do with inspections.
+        #[command(subcommand)]
+        command: InspectionsCommand,
+    },
+    /// Export data from the store.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Ingest inverter CSV files through a pipeline (the same path as the drop folder, HTTP and MQTT).
     Ingest {
         /// The pipeline: its name in the pipelines folder, or a path to its TOML file.
@@ -73,6 +85,116 @@ pub enum ModelsCommand {
     Validate {
         /// A `models/<name>/<version>/` folder.
         path: PathBuf,
+    },
+    /// The versions of a model in the running service: loaded, active, previous, shadow.
+    Versions {
+        /// The model name.
+        name: String,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+    /// Make a version active in the running service (hot swap; kept across restarts).
+    Activate {
+        /// The model name.
+        name: String,
+        /// The version to serve.
+        version: String,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+    /// Return to the version that was active before the last activation.
+    Rollback {
+        /// The model name.
+        name: String,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+    /// Score a candidate version in the shadow of the active one (or stop with --stop); shows the comparison.
+    Shadow {
+        /// The model name.
+        name: String,
+        /// The candidate version (omit it to show the comparison so far).
+        version: Option<String>,
+        /// Stop shadow scoring.
+        #[arg(long, conflicts_with = "version")]
+        stop: bool,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+    /// Make the shadow candidate the active version.
+    Promote {
+        /// The model name.
+        name: String,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+    /// Pick up version folders that appeared in the registry.
+    Reload {
+        /// Only this model.
+        name: Option<String>,
+        #[command(flatten)]
+        api: crate::commands::models::ApiArgs,
+    },
+}
+
+/// `prognos inspections ...`
+#[derive(Debug, Subcommand)]
+pub enum InspectionsCommand {
+    /// Record what an inspection found (written to the store).
+    Record {
+        /// Wheel or inverter id.
+        #[arg(long)]
+        asset: String,
+        /// `healthy`, or the failure found (`flat_spot`, `cracks`, ...).
+        #[arg(long)]
+        outcome: String,
+        /// When it was inspected (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// How bad, 0..1.
+        #[arg(long)]
+        severity: Option<f64>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// wheel or inverter.
+        #[arg(long, default_value = "wheel")]
+        kind: String,
+        /// Who records it.
+        #[arg(long, env = "USER", default_value = "cli")]
+        by: String,
+    },
+    /// List inspections, newest first.
+    List {
+        /// Only this asset.
+        #[arg(long)]
+        asset: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// `prognos export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Inspection labels joined to stored feature rows, as a training-data CSV.
+    TrainingData {
+        /// Folder to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// File name in it.
+        #[arg(long, default_value = "inspections.csv")]
+        file_name: String,
+        /// The feature set to label.
+        #[arg(long, default_value = "wheel-v1")]
+        feature_set: String,
+        /// The oldest feature row an inspection may label, in hours before it.
+        #[arg(long, default_value_t = 168)]
+        max_age_hours: i64,
+        /// The severity of a failure recorded without one.
+        #[arg(long, default_value_t = 1.0)]
+        failure_severity: f64,
     },
 }
 
@@ -123,5 +245,23 @@ pub enum SimulateCommand {
         /// With --live: stop after this many runs (0 = until interrupted).
         #[arg(long, default_value_t = 0)]
         runs: usize,
+    },
+    /// Labelled inverter-v1 training windows: a site's real readings with seeded faults injected.
+    Inverters {
+        /// The site's inverter-metrics pipeline (column mapping, weather join, time zone).
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// The site's generation CSV file(s), read through the pipeline.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Seed of the fault plan: the same seed and inputs give the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the labelled windows (training-data format).
+        #[arg(long)]
+        training_csv: Option<PathBuf>,
+        /// Write the un-injected whole-day windows without labels (evaluation on real data).
+        #[arg(long)]
+        real_csv: Option<PathBuf>,
     },
 }

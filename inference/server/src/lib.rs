@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod dashboard;
 pub mod ingest;
+pub mod model_ops;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use prognos_core::Settings;
-use prognos_server::cli::{Cli, Command, ModelsCommand, SimulateCommand, TokenCommand};
+use prognos_server::cli::{Cli, Command, SimulateCommand, TokenCommand};
 use prognos_server::{commands, shutdown, telemetry, Application};
 use tokio_util::sync::CancellationToken;
 
@@ -21,8 +21,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve(settings),
         Command::Score { model, file, output } => commands::score_csv::run(&settings, &model, &file, output.as_deref()),
-        Command::Models { command: ModelsCommand::List } => commands::models::list(&settings),
-        Command::Models { command: ModelsCommand::Validate { path } } => commands::models::validate(&settings, &path),
+        Command::Models { command } => commands::models::run(&settings, command),
+        Command::Inspections { command } => commands::models::inspections(&settings, command),
+        Command::Export { command } => commands::models::export(&settings, command),
         Command::Simulate {
             command:
                 SimulateCommand::Wheels {

@@ -15,7 +15,7 @@ use prognos_store::Store;
 use crate::alerting::Alerting;
 use crate::auth::load_tokens;
 use crate::ingest::wheels::WheelPipeline;
-use crate::state::{AppState, RefusedModel};
+use crate::state::AppState;
 use crate::{routes, telemetry};
 
 /// A built, bound, not yet running application.
@@ -75,11 +75,13 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot bind {}:{}: {e}", s.host, s.port))?;
         let loader = state.clone();
-        tokio::task::spawn_blocking(move || load_models(&loader));
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || crate::model_ops::startup::load_all(&loader, &runtime));
         let mut pipelines = match alerting {
             Some(a) => a.spawn(shutdown.clone()),
             None => Vec::new(),
         };
+        pipelines.push(crate::model_ops::watch::spawn(state.clone(), shutdown.clone())?);
         let mut inverter_files = Vec::new();
         for (path, file) in pipeline_files {
             match file.pipeline.kind {
@@ -143,49 +145,6 @@ impl Application {
         }
         self.state.store.close().await;
         result
-    }
-}
-
-/// Loads every model version in the registry (or those named in `models.serve`); refuses, logs and lists the
-/// ones that do not validate; marks the service ready when at least one model serves.
-pub fn load_models(state: &AppState) {
-    let settings = &state.settings;
-    let session = session_options(settings);
-    let workers = worker_options(settings);
-    let entries = match prognos_scoring::scan(&settings.models.dir) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the model registry");
-            return;
-        }
-    };
-    let mut refused = Vec::new();
-    for entry in entries {
-        if !settings.models.serve.is_empty() && !settings.models.serve.contains(&entry.name) {
-            continue;
-        }
-        let result = match &entry.card {
-            Ok(_) => prognos_scoring::serve(&entry.dir, &session, workers).map_err(|e| e.to_string()),
-            Err(reason) => Err(reason.clone()),
-        };
-        match result {
-            Ok(handle) => state.models.insert(handle),
-            Err(reason) => {
-                tracing::error!(model = %entry.dir.display(), %reason, "model refused");
-                metrics::counter!("prognos_models_refused_total").increment(1);
-                refused.push(RefusedModel { dir: entry.dir.display().to_string(), reason });
-            }
-        }
-    }
-    if let Ok(mut r) = state.refused.write() {
-        *r = refused;
-    }
-    metrics::gauge!("prognos_models_served").set(state.models.len() as f64);
-    if state.models.is_empty() {
-        tracing::warn!(dir = %settings.models.dir.display(), "no model could be served; /readyz stays 503");
-    } else {
-        state.set_ready(true);
-        tracing::info!(models = state.models.len(), "ready");
     }
 }
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Captures, features, predictions.
     pub store: Store,
+    /// Model operations: per-model locks, versions seen on disk, the last failed swap.
+    pub ops: Arc<crate::model_ops::ModelOps>,
     /// Running inverter pipelines by name (for `POST /v1/ingest/{pipeline}`).
     pub inverters: crate::ingest::inverters::Registry,
     ready: Arc<AtomicBool>,
@@ -49,6 +51,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             metrics,
             store,
+            ops: Arc::default(),
             inverters: Default::default(),
             ready: Arc::new(AtomicBool::new(false)),
         }

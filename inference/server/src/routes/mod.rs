@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/v1/score/{model}", post(score::score))
         .route("/v1/models", get(models::list))
+        .route("/v1/inspections", get(crate::model_ops::inspections::list))
         .route("/v1/predictions", get(predictions::list))
         .route("/v1/assets/{id}", get(assets::get_asset))
         .route("/v1/assets/{id}/trend", get(assets::trend))
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     let operate = Router::new()
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/silences", post(alerts::create_silence))
+        .route("/v1/inspections", post(crate::model_ops::inspections::record))
         .route_layer(from_fn_with_state((state.clone(), Access::Operate), auth::require));
     let ingest = Router::new()
         .route("/v1/ingest/{pipeline}", post(ingest::ingest))
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(read)
         .merge(operate)
+        .merge(models::routes(state.clone()))
         .merge(ingest)
         .merge(crate::dashboard::router(state.clone()))
         .route("/healthz", get(health::healthz))

@@ -119,7 +119,7 @@ impl WheelPipeline {
                 None => return Outcome::Retry(format!("model {} needs feature {name:?}", card.id())),
             }
         }
-        let scores = match handle.score(FeatureBatch { values: row, rows: 1 }).await {
+        let scores = match handle.score_for(FeatureBatch { values: row, rows: 1 }, Some(wheel.wheel.as_str())).await {
             Ok(s) => s,
             Err(e) => return Outcome::Retry(format!("scoring: {e}")),
         };
