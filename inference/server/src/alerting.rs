@@ -48,8 +48,70 @@ fn default_tick_ms() -> u64 {
 pub struct Alerting {
     /// The engine the pipelines report to.
     pub engine: Arc<AlertEngine>,
+    notifiers: Vec<Arc<dyn Notifier>>,
     worker: OutboxWorker,
     tick: Duration,
+}
+
+/// What the HTTP API needs of the alerts layer: the engine (test sends) and the notifiers (health checks).
+#[derive(Clone)]
+pub struct AlertsApi {
+    /// The engine.
+    pub engine: Arc<AlertEngine>,
+    /// Every configured notifier.
+    pub notifiers: Arc<Vec<Arc<dyn Notifier>>>,
+}
+
+/// The result of one notifier's health check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NotifierHealth {
+    /// `sms`, `email` or `webhook`.
+    pub channel: String,
+    /// Whether the provider answered and (where the protocol allows) accepted the credentials.
+    pub healthy: bool,
+    /// Why not, when not (never holds a secret).
+    pub error: Option<String>,
+    /// How long the check took, in milliseconds.
+    pub took_ms: u64,
+}
+
+impl AlertsApi {
+    /// Runs every notifier's health check at once, each bounded by `timeout`; nothing is sent to anyone.
+    pub async fn health(&self, timeout: Duration) -> Vec<NotifierHealth> {
+        let checks: Vec<_> = self
+            .notifiers
+            .iter()
+            .map(|n| {
+                let n = Arc::clone(n);
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let result = match tokio::time::timeout(timeout, n.health()).await {
+                        Ok(result) => result,
+                        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                    };
+                    NotifierHealth {
+                        channel: n.channel().as_str().to_string(),
+                        healthy: result.is_ok(),
+                        error: result.err(),
+                        took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    }
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(checks.len());
+        for check in checks {
+            match check.await {
+                Ok(health) => out.push(health),
+                Err(e) => out.push(NotifierHealth {
+                    channel: "unknown".into(),
+                    healthy: false,
+                    error: Some(format!("the health check panicked: {e}")),
+                    took_ms: 0,
+                }),
+            }
+        }
+        out
+    }
 }
 
 impl Alerting {
@@ -91,12 +153,18 @@ impl Alerting {
         if let Some(c) = config.webhook {
             notifiers.push(Arc::new(WebhookNotifier::new(c).map_err(|e| anyhow::anyhow!("[alerts.webhook]: {e}"))?));
         }
-        let worker = OutboxWorker::new(store.clone(), notifiers, config.outbox)
+        let worker = OutboxWorker::new(store.clone(), notifiers.clone(), config.outbox)
             .map_err(|e| anyhow::anyhow!("[alerts.outbox]: {e}"))?;
         let engine = AlertEngine::new(store.clone(), config.engine)
             .map_err(|e| anyhow::anyhow!("[alerts.engine]: {e}"))?
             .with_outbox_waker(worker.waker());
-        Ok(Some(Alerting { engine: Arc::new(engine), worker, tick: Duration::from_millis(config.tick_ms.max(50)) }))
+        let tick = Duration::from_millis(config.tick_ms.max(50));
+        Ok(Some(Alerting { engine: Arc::new(engine), notifiers, worker, tick }))
+    }
+
+    /// The handle the HTTP API uses.
+    pub fn api(&self) -> AlertsApi {
+        AlertsApi { engine: Arc::clone(&self.engine), notifiers: Arc::new(self.notifiers.clone()) }
     }
 
     /// Starts the outbox worker and the tick loop; both stop on `shutdown` (the worker finishes what it holds).
@@ -110,11 +178,12 @@ impl Alerting {
             loop {
                 tokio::select! {
                     _ = token.cancelled() => break,
-                    _ = interval.tick() => {
-                        if let Err(e) = engine.tick(chrono::Utc::now()).await {
-                            tracing::error!(error = %e, "alert tick failed; retrying at the next tick");
-                        }
-                    }
+                    _ = interval.tick() => {}
+                    // An alert fired or resolved: dispatch now rather than at the next tick.
+                    _ = engine.changed() => {}
+                }
+                if let Err(e) = engine.tick(chrono::Utc::now()).await {
+                    tracing::error!(error = %e, "alert tick failed; retrying at the next tick");
                 }
             }
         });

@@ -69,7 +69,8 @@ impl Application {
         let files: Vec<PipelineFile> = pipeline_files.iter().map(|(_, f)| f.clone()).collect();
         let alerting = Alerting::from_settings(&settings, &files, &store)?;
         let engine = alerting.as_ref().map(|a| Arc::clone(&a.engine));
-        let state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle(), store);
+        let mut state = AppState::new(Arc::new(settings), tokens, telemetry::metrics_handle(), store);
+        state.alerts = alerting.as_ref().map(Alerting::api);
         let s = &state.settings.server;
         let listener = TcpListener::bind((s.host.as_str(), s.port))
             .await

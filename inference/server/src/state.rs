@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Captures, features, predictions.
     pub store: Store,
+    /// The alerts layer's API handle (test sends, notifier health); `None` when `[alerts]` is not configured.
+    pub alerts: Option<crate::alerting::AlertsApi>,
     /// Model operations: per-model locks, versions seen on disk, the last failed swap.
     pub ops: Arc<crate::model_ops::ModelOps>,
     /// Running inverter pipelines by name (for `POST /v1/ingest/{pipeline}`).
@@ -51,6 +53,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             metrics,
             store,
+            alerts: None,
             ops: Arc::default(),
             inverters: Default::default(),
             ready: Arc::new(AtomicBool::new(false)),

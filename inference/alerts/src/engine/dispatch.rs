@@ -97,7 +97,7 @@ fn idempotency_key(route: &str, contact: &str, channel: Channel, tokens: &[&str]
     format!("prognos-{}", &hex::encode(hash.finalize())[..40])
 }
 
-fn channels(contact: &Contact) -> Vec<(Channel, String)> {
+pub(super) fn channels(contact: &Contact) -> Vec<(Channel, String)> {
     let mut out = Vec::new();
     if let Some(number) = &contact.sms {
         out.push((Channel::Sms, number.clone()));

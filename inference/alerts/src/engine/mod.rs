@@ -25,6 +25,7 @@ mod dispatch;
 mod events;
 mod message;
 mod rules;
+mod test_send;
 
 use std::sync::Mutex;
 
@@ -36,6 +37,7 @@ pub use config::{
     Contact, EngineConfig, HealthRule, NoDataRule, RangeRule, Route, HEALTH_RULE, NO_DATA_RULE, RANGE_RULE_PREFIX,
 };
 pub use message::MAX_SMS_SEGMENTS;
+pub use test_send::TestNotification;
 
 use crate::outbox::OutboxWaker;
 use rules::{Bounds, Change, Reading};
@@ -61,6 +63,9 @@ pub enum AlertError {
     /// The alert is resolved: there is nothing to acknowledge.
     #[error("alert {0} is resolved")]
     NotOpen(i64),
+    /// No route has this name.
+    #[error("no alert route named {0:?}")]
+    UnknownRoute(String),
     /// Other processes kept winning the race to write the same alert.
     #[error("alert for rule {rule} and asset {asset_id}: gave up after {MAX_TRIES} conflicting writes")]
     Contention {
@@ -90,6 +95,8 @@ pub struct AlertEngine {
     /// The first tick's time: the start of the silence of a source never heard from.
     first_tick: Mutex<Option<DateTime<Utc>>>,
     waker: Option<OutboxWaker>,
+    /// Notified when an alert fires or resolves, so that the tick loop dispatches at once.
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AlertEngine {
@@ -103,13 +110,20 @@ impl AlertEngine {
     /// [`EngineConfig::validate`]).
     pub fn new(store: Store, config: EngineConfig) -> Result<Self, AlertError> {
         config.validate()?;
-        Ok(AlertEngine { store, config, first_tick: Mutex::new(None), waker: None })
+        Ok(AlertEngine { store, config, first_tick: Mutex::new(None), waker: None, changed: Default::default() })
     }
 
     /// Wakes the outbox worker whenever a tick enqueues notifications, instead of leaving them to its next poll.
     pub fn with_outbox_waker(mut self, waker: OutboxWaker) -> Self {
         self.waker = Some(waker);
         self
+    }
+
+    /// Completes when an alert has fired or resolved since the last call (or right away if one did before it was
+    /// awaited): the tick loop awaits it next to its interval, so that a notification due now is not left to the
+    /// next tick.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// The configuration in force.
@@ -220,6 +234,9 @@ impl AlertEngine {
             tx.update_alert(&alert).await?;
             tx.commit().await?;
             events::transition(&alert, change);
+            if matches!(change, Change::Fired | Change::Resolved) {
+                self.changed.notify_one();
+            }
             return Ok(());
         }
         Err(AlertError::Contention { rule: o.rule.to_string(), asset_id: o.asset_id.to_string() })
@@ -238,6 +255,7 @@ impl AlertEngine {
                 tx.update_alert(&alert).await?;
                 tx.commit().await?;
                 events::transition(&alert, Change::Resolved);
+                self.changed.notify_one();
                 return Ok(());
             }
         }

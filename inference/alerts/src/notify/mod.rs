@@ -159,6 +159,20 @@ pub trait Notifier: Send + Sync {
     /// Checks that the provider is reachable and (where the protocol allows) that the credentials work, without
     /// sending anything to anyone.
     fn health<'a>(&'a self) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Before a message is sent again after an attempt whose outcome is unknown (the sender died, the answer
+    /// timed out or was lost), asks the provider whether it already holds this message, created at or after
+    /// `since`. `Ok(Some(_))`: it does, so the outbox records that and does not send it again; `Ok(None)`: it
+    /// does not, or this channel cannot tell (the default: the email Message-ID and the webhook's idempotency
+    /// header let receivers drop duplicates instead); `Err`: the provider cannot be asked now, so try later.
+    fn find_delivered<'a>(
+        &'a self,
+        message: &'a Message,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Option<Sent>, SendError>> {
+        let _ = (message, since);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Refuses a message addressed to another channel (a routing bug, so permanent).

@@ -128,6 +128,43 @@ impl TwilioNotifier {
         }
     }
 
+    /// Lists the recipient's recent messages (`GET .../Messages.json?To=...`, newest first) and looks for one
+    /// with this body created since `since` (minus a minute of clock skew). Twilio has no idempotency key for
+    /// `CreateMessage`, so this lookup is what keeps a lost reply from becoming a second SMS.
+    async fn lookup(&self, message: &Message, since: chrono::DateTime<chrono::Utc>) -> Result<Option<Sent>, SendError> {
+        check_channel(Channel::Sms, message)?;
+        let response = self
+            .client
+            .get(self.messages_url.clone())
+            .basic_auth(&self.config.account_sid, Some(self.config.auth_token.expose_secret()))
+            .query(&[("To", message.to.as_str()), ("PageSize", "100")])
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, self.timeout))?;
+        let status = response.status();
+        let retry_after = http::retry_after(response.headers());
+        let body = response.bytes().await.map_err(|e| http::transport_error(e, self.timeout))?;
+        if !status.is_success() {
+            // Whatever the status, we cannot tell whether it was delivered: never send blind, try again later.
+            let reason = format!("looking up earlier deliveries: {}", describe_error(status, &body));
+            return Err(SendError::Transient { reason, retry_after });
+        }
+        let page: MessagePage = serde_json::from_slice(&body)
+            .map_err(|e| SendError::transient(format!("twilio message list is not valid JSON: {e}")))?;
+        let since = since - chrono::Duration::seconds(60);
+        let found = page.messages.into_iter().find(|m| {
+            // A trial account prefixes bodies ("Sent from your Twilio trial account - ").
+            let same_body = m.body.as_deref().is_some_and(|b| b == message.text || b.ends_with(&message.text));
+            let recent = m
+                .date_created
+                .as_deref()
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                .is_some_and(|d| d >= since);
+            same_body && recent && m.sid.is_some()
+        });
+        Ok(found.and_then(|m| m.sid).map(|provider_id| Sent { provider_id }))
+    }
+
     async fn check(&self) -> Result<(), String> {
         let response = self
             .client
@@ -164,6 +201,14 @@ impl Notifier for TwilioNotifier {
         })
     }
 
+    fn find_delivered<'a>(
+        &'a self,
+        message: &'a Message,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Option<Sent>, SendError>> {
+        Box::pin(self.lookup(message, since))
+    }
+
     /// Fetches the account resource (`GET /2010-04-01/Accounts/{AccountSid}.json`): proves the API is reachable,
     /// the credentials work and the account is active, without sending anything.
     fn health<'a>(&'a self) -> BoxFuture<'a, Result<(), String>> {
@@ -183,6 +228,19 @@ fn is_sid(value: &str, prefix: &str) -> bool {
 #[derive(Deserialize)]
 struct CreatedMessage {
     sid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessagePage {
+    #[serde(default)]
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    sid: Option<String>,
+    body: Option<String>,
+    date_created: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -50,3 +50,11 @@ pub(super) fn counts(counts: &NotificationCounts, now: chrono::DateTime<chrono::
     metrics::gauge!("prognos_notifications_failed").set(counts.failed as f64);
     metrics::gauge!("prognos_notifications_oldest_unsent_seconds").set(oldest);
 }
+
+/// A notification whose earlier attempt had an unknown outcome was found at the provider: recorded as sent, not
+/// sent again. Metric: `prognos_notifications_found_delivered_total{channel}`.
+pub(super) fn found_delivered(n: &NotificationRecord, provider_id: &str) {
+    tracing::warn!(notification_id = n.id, channel = %n.channel, attempts = n.attempts, provider_id,
+        "an earlier attempt was delivered after all; recording it instead of sending again");
+    metrics::counter!("prognos_notifications_found_delivered_total", "channel" => n.channel.clone()).increment(1);
+}

@@ -15,11 +15,19 @@
 //! claim disjoint rows (`FOR UPDATE SKIP LOCKED`); a worker killed mid-send leaves its rows claimed until the
 //! lease ends, and then another worker sends them again.
 //!
-//! **Delivery is at least once to the provider, exactly once in the store.** The one window for a duplicate is a
-//! crash (or a cut at the shutdown deadline, or a store outage) after the provider accepted a message and before
-//! the store recorded it. Every attempt of a notification carries the same `idempotency_key` (the email
-//! Message-ID, the webhook's idempotency header), so receivers that honour it collapse such duplicates; Twilio's
-//! API has no idempotency key, so there the window stays open and is kept as short as one store write.
+//! **Delivery is at least once to the provider, exactly once in the store.** The window for a duplicate is an
+//! attempt whose outcome is unknown: a crash (or a cut at the shutdown deadline, or a store outage) after the
+//! provider accepted a message and before the store recorded it, or a reply lost after acceptance (a timeout, a
+//! reset connection). Two defences close most of it:
+//!
+//! - every attempt of a notification carries the same `idempotency_key` (the email Message-ID, the webhook's
+//!   idempotency header), so receivers that honour it collapse duplicates;
+//! - any attempt after the first asks the notifier first ([`Notifier::find_delivered`]); Twilio's API has no
+//!   idempotency key, so the SMS notifier lists the recipient's recent messages and, when one has the same body,
+//!   records its SID instead of sending again. A lookup that fails is a transient failure: nothing is sent blind.
+//!
+//! What stays open: a provider that accepted a message but does not list it yet (Twilio lists a message as soon
+//! as it is created, so this is the time of one request), and email relays that ignore Message-ID.
 //!
 //! A worker only claims rows of the channels it has a notifier for: rows of a channel nobody serves stay pending
 //! (visible in `prognos_notifications_pending` and `prognos_notifications_oldest_unsent_seconds`) rather than
@@ -253,8 +261,23 @@ impl OutboxWorker {
             idempotency_key: n.idempotency_key.clone(),
         };
         let timeout = self.options.send_timeout();
+        // The claim counts as an attempt: more than one means an earlier attempt happened whose outcome may be
+        // unknown (a crash after the provider accepted, a timeout, a lost reply). Ask the provider first.
+        let attempt = async {
+            if n.attempts > 1 {
+                match notifier.find_delivered(&message, n.created_at).await {
+                    Ok(Some(sent)) => {
+                        events::found_delivered(&n, &sent.provider_id);
+                        return Ok(sent);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            notifier.send(&message).await
+        };
         let result = tokio::select! {
-            result = tokio::time::timeout(timeout, notifier.send(&message)) => match result {
+            result = tokio::time::timeout(timeout, attempt) => match result {
                 Ok(result) => result,
                 Err(_) => Err(SendError::transient(format!("no answer within {} ms", timeout.as_millis()))),
             },

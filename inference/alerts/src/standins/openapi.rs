@@ -23,6 +23,8 @@ pub(crate) struct Operation {
     matcher: Regex,
     /// Path parameters: name and schema.
     pub path_params: Vec<(String, Value)>,
+    /// Query parameters: name and schema.
+    pub query_params: Vec<(String, Value)>,
     /// `requestBody.content` media types and schemas (empty when the operation takes no body).
     pub bodies: Vec<(String, Value)>,
     /// The documented success status and its JSON schema.
@@ -105,11 +107,15 @@ impl Spec {
                 }
                 let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).ok()?;
                 let mut path_params = Vec::new();
+                let mut query_params = Vec::new();
                 for param in op.get("parameters").and_then(Value::as_array).into_iter().flatten() {
                     let param = self.resolve(param);
-                    if param.get("in").and_then(Value::as_str) == Some("path") {
-                        let name = param.get("name")?.as_str()?.to_owned();
-                        path_params.push((name, self.resolve(param.get("schema")?).clone()));
+                    let name = param.get("name")?.as_str()?.to_owned();
+                    let schema = self.resolve(param.get("schema")?).clone();
+                    match param.get("in").and_then(Value::as_str) {
+                        Some("path") => path_params.push((name, schema)),
+                        Some("query") => query_params.push((name, schema)),
+                        _ => {}
                     }
                 }
                 let body = op.get("requestBody").map(|b| self.resolve(b));
@@ -154,6 +160,7 @@ impl Spec {
                     template: template.clone(),
                     matcher: Regex::new(&matcher).ok()?,
                     path_params,
+                    query_params,
                     bodies,
                     success,
                     basic_auth,
@@ -201,6 +208,30 @@ impl Spec {
         } else {
             Route::NotFound
         }
+    }
+
+    /// The loaded operation with this `operationId`.
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.operations.iter().find(|op| op.id == id)
+    }
+
+    /// Query parameters: each one declared by the operation, given once, and valid for its schema.
+    pub fn check_query(&self, op: &Operation, params: &[(String, String)]) -> Result<(), Fault> {
+        for (i, (name, value)) in params.iter().enumerate() {
+            let Some((_, schema)) = op.query_params.iter().find(|(n, _)| n == name) else {
+                return Err(Fault::new(
+                    Some(name),
+                    FaultKind::Unknown,
+                    format!("query parameter {name} is not declared by {}", op.id),
+                ));
+            };
+            if params[..i].iter().any(|(n, _)| n == name) {
+                return Err(Fault::new(Some(name), FaultKind::Repeated, format!("query parameter {name} repeated")));
+            }
+            self.check_text(schema, value)
+                .map_err(|why| Fault::new(Some(name), FaultKind::Invalid, format!("query parameter {name}: {why}")))?;
+        }
+        Ok(())
     }
 
     /// Each path parameter against its schema.

@@ -1,7 +1,9 @@
 //! A local stand-in for Twilio's Messages API that holds every request to Twilio's published OpenAPI
 //! description (`twilio_api_v2010.json`): it serves `CreateMessage` (`POST .../Messages.json`) and
-//! `FetchAccount` (`GET /2010-04-01/Accounts/{Sid}.json`, the notifier's health check), refuses what the
-//! description (or Twilio's documented rules) forbids with Twilio-shaped errors, and can be told to fail.
+//! `FetchAccount` (`GET /2010-04-01/Accounts/{Sid}.json`, the notifier's health check) and `ListMessage` (`GET
+//! .../Messages.json`, which the notifier reads before re-sending a message that may have been delivered),
+//! refuses what the description (or Twilio's documented rules) forbids with Twilio-shaped errors, and can be told
+//! to fail, hang, or accept a message and then lose the reply.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -39,6 +41,15 @@ pub enum StandInMode {
     Hang,
     /// Validate, then refuse the message as Twilio does for an unreachable number: 400, error 21211.
     InvalidNumber,
+    /// Validate and accept the message (it is recorded, as Twilio would send it), then never answer: the reply is
+    /// lost after acceptance. Other requests (list, account) are answered normally.
+    AcceptThenHang,
+    /// Validate and accept the message at once (recorded with the time of receipt), but answer only after
+    /// `delay_ms`: a slow provider, and a window in which the sender may die after acceptance.
+    AcceptSlowly {
+        /// How long the answer is held back, in milliseconds.
+        delay_ms: u64,
+    },
 }
 
 /// An SMS the stand-in accepted (answered 201).
@@ -71,6 +82,7 @@ struct Inner {
     auth_token: Mutex<Option<String>>,
     accepted: Mutex<Vec<ReceivedSms>>,
     rejected: Mutex<Vec<(u16, String)>>,
+    create_attempts: std::sync::atomic::AtomicUsize,
     stop: CancellationToken,
 }
 
@@ -89,7 +101,7 @@ pub struct TwilioStandIn {
 impl TwilioStandIn {
     /// Loads the OpenAPI description at `spec_path` and serves on `127.0.0.1:0`.
     pub async fn start(spec_path: &Path) -> std::io::Result<TwilioStandIn> {
-        let spec = Spec::load(spec_path, &["CreateMessage", "FetchAccount"])?;
+        let spec = Spec::load(spec_path, &["CreateMessage", "FetchAccount", "ListMessage"])?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
@@ -98,6 +110,7 @@ impl TwilioStandIn {
             auth_token: Mutex::new(None),
             accepted: Mutex::new(Vec::new()),
             rejected: Mutex::new(Vec::new()),
+            create_attempts: std::sync::atomic::AtomicUsize::new(0),
             stop: CancellationToken::new(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
@@ -131,6 +144,11 @@ impl TwilioStandIn {
     /// The messages accepted so far, oldest first.
     pub fn requests(&self) -> Vec<ReceivedSms> {
         lock(&self.inner.accepted).clone()
+    }
+
+    /// How many `CreateMessage` requests arrived so far, whatever they were answered (or not answered) with.
+    pub fn create_attempts(&self) -> usize {
+        self.inner.create_attempts.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request not answered with success so far: status and the reason given.
@@ -213,6 +231,9 @@ async fn serve(
         }
     };
 
+    if op.id == "CreateMessage" {
+        inner.create_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
     let mode = *lock(&inner.mode);
     match mode {
         StandInMode::Fail500 => {
@@ -233,7 +254,10 @@ async fn serve(
             inner.stop.cancelled().await;
             return Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, 20503, "stand-in stopped while hanging"));
         }
-        StandInMode::Ok | StandInMode::InvalidNumber => {}
+        StandInMode::Ok
+        | StandInMode::InvalidNumber
+        | StandInMode::AcceptThenHang
+        | StandInMode::AcceptSlowly { .. } => {}
     }
 
     let account_sid = params
@@ -246,6 +270,14 @@ async fn serve(
         .check_path_params(op, &params)
         .map_err(|fault| Refusal::new(StatusCode::BAD_REQUEST, 20422, format!("Invalid path: {}", fault.detail)))?;
     let auth_user = check_auth(inner, op, headers, &account_sid)?;
+
+    if op.id == "ListMessage" {
+        let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, 20422, format!("Query is not form-encoded: {e}")))?;
+        inner.spec.check_query(op, &query).map_err(refuse_fault)?;
+        let list = list_messages(inner, op, &account_sid, uri.path(), &query).map_err(stand_in_bug)?;
+        return Ok((StatusCode::OK, Json(list)).into_response());
+    }
 
     if op.id == "FetchAccount" {
         let account = resources::account(&inner.spec, op, &account_sid).map_err(stand_in_bug)?;
@@ -285,7 +317,64 @@ async fn serve(
     let media = fields.iter().filter(|(n, _)| n == "MediaUrl").count();
     let resource = resources::message(&inner.spec, op, &sms, media).map_err(stand_in_bug)?;
     lock(&inner.accepted).push(sms);
+    match mode {
+        StandInMode::AcceptThenHang => {
+            inner.stop.cancelled().await;
+            return Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, 20503, "stand-in stopped while hanging"));
+        }
+        StandInMode::AcceptSlowly { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
+        _ => {}
+    }
     Ok((StatusCode::from_u16(op.success.0).unwrap_or(StatusCode::CREATED), Json(resource)).into_response())
+}
+
+/// `ListMessage`: the accepted messages of the account, newest first, filtered by `To`, `From` and `DateSent`
+/// (`DateSent>`/`DateSent<`: on or after / before), one page of `PageSize` (default 50).
+fn list_messages(
+    inner: &Inner,
+    op: &Operation,
+    account_sid: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Result<serde_json::Value, String> {
+    let get = |name: &str| query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let time = |name: &str| get(name).and_then(|v| DateTime::parse_from_rfc3339(v).ok()).map(|t| t.with_timezone(&Utc));
+    let (after, before) = (time("DateSent>"), time("DateSent<"));
+    let page_size = get("PageSize").and_then(|v| v.parse::<usize>().ok()).unwrap_or(50);
+    let create = inner.spec.operation("CreateMessage").ok_or("CreateMessage is not loaded")?;
+    let accepted = lock(&inner.accepted).clone();
+    let mut messages = Vec::new();
+    for sms in accepted.iter().rev() {
+        let keep = sms.account_sid == account_sid
+            && get("To").is_none_or(|to| to == sms.to)
+            && get("From").is_none_or(|from| Some(from) == sms.from.as_deref())
+            && after.is_none_or(|t| sms.at >= t)
+            && before.is_none_or(|t| sms.at < t);
+        if keep && messages.len() < page_size {
+            let media = sms.fields.iter().filter(|(n, _)| n == "MediaUrl").count();
+            messages.push(resources::message(&inner.spec, create, sms, media)?);
+        }
+    }
+    let names = inner.spec.property_names(&op.success.1);
+    let uri = format!("{path}?PageSize={page_size}&Page=0");
+    let mut page = serde_json::Map::new();
+    for (key, value) in [
+        ("end", json!(messages.len().saturating_sub(1))),
+        ("first_page_uri", json!(uri)),
+        ("next_page_uri", serde_json::Value::Null),
+        ("page", json!(0)),
+        ("page_size", json!(page_size)),
+        ("previous_page_uri", serde_json::Value::Null),
+        ("start", json!(0)),
+        ("uri", json!(uri)),
+        ("messages", json!(messages)),
+    ] {
+        if !names.iter().any(|n| n == key) {
+            return Err(format!("{key} is not in the ListMessage response schema"));
+        }
+        page.insert(key.to_string(), value);
+    }
+    Ok(serde_json::Value::Object(page))
 }
 
 /// Basic auth as the description's security scheme demands: the user must be the path's account SID, the

@@ -1,5 +1,6 @@
 //! Alerts, notifications and silences: list them (viewer), acknowledge an alert and create a silence
-//! (operator). The alert engine and the outbox worker read the same rows.
+//! (operator); test-send to a route (operator) and the notifiers' health checks (viewer). The alert engine and the
+//! outbox worker read the same rows.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -203,4 +204,59 @@ pub async fn create_silence(
 pub async fn list_silences(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let rows = state.store.silences(Some(Utc::now())).await?;
     Ok(Json(json!({ "silences": rows.iter().map(silence_json).collect::<Vec<_>>() })))
+}
+
+/// The alerts layer, or a 503 naming why there is none.
+fn alerting(state: &AppState) -> Result<&crate::alerting::AlertsApi, ApiError> {
+    state.alerts.as_ref().ok_or_else(|| {
+        ApiError::Unavailable("alerting is off: the configuration has no [alerts] table, so nobody is notified".into())
+    })
+}
+
+/// `POST /v1/alerts/routes/{route}/test`: puts a clearly marked test message for every contact of the route, on
+/// each of their channels, in the outbox (operator). Answers 202 with the notification ids; their progress is in
+/// `GET /v1/notifications`.
+pub async fn test_send(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(route): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let alerts = alerting(&state)?;
+    let sent = alerts.engine.test_send(&route, &caller.name, Utc::now()).await.map_err(|e| match e {
+        prognos_alerts::engine::AlertError::UnknownRoute(r) => {
+            ApiError::NotFound(format!("no alert route named {r:?}"))
+        }
+        prognos_alerts::engine::AlertError::Store(e) => ApiError::from(e),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    let rows: Vec<Value> = sent
+        .iter()
+        .map(|n| json!({ "id": n.id, "contact": n.contact, "channel": n.channel.as_str(), "recipient": n.recipient }))
+        .collect();
+    let ids: Vec<i64> = sent.iter().map(|n| n.id).collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "route": route, "notification_ids": ids, "notifications": rows }))))
+}
+
+/// `GET /v1/alerts/notifiers`: runs every notifier's health check (nothing is sent) and lists the outbox
+/// counts. 200 when every notifier is healthy, 503 otherwise (so a probe can watch it).
+pub async fn notifiers(State(state): State<AppState>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let alerts = alerting(&state)?;
+    let checks = alerts.health(std::time::Duration::from_secs(5)).await;
+    let counts = state.store.notification_counts().await?;
+    let healthy = checks.iter().all(|c| c.healthy);
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((
+        status,
+        Json(json!({
+            "healthy": healthy,
+            "notifiers": checks,
+            "outbox": {
+                "pending": counts.pending,
+                "sending": counts.sending,
+                "sent": counts.sent,
+                "failed": counts.failed,
+                "oldest_unsent_at": time(counts.oldest_unsent),
+            },
+        })),
+    ))
 }

@@ -33,11 +33,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/alerts", get(alerts::list_alerts))
         .route("/v1/notifications", get(alerts::list_notifications))
         .route("/v1/silences", get(alerts::list_silences))
+        .route("/v1/alerts/notifiers", get(alerts::notifiers))
         .route("/v1/exports/{file}", get(exports::export))
         .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
     let operate = Router::new()
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/silences", post(alerts::create_silence))
+        .route("/v1/alerts/routes/{route}/test", post(alerts::test_send))
         .route("/v1/inspections", post(crate::model_ops::inspections::record))
         .route_layer(from_fn_with_state((state.clone(), Access::Operate), auth::require));
     let ingest = Router::new()

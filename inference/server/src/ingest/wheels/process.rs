@@ -123,6 +123,15 @@ impl WheelPipeline {
             Ok(s) => s,
             Err(e) => return Outcome::Retry(format!("scoring: {e}")),
         };
+        // A model output that is not a number can never be stored; retrying gives the same NaN forever.
+        if let Some(p) = scores.row(0).iter().find(|p| !p.is_finite()) {
+            let reason = format!(
+                "model {} gave a non-finite class probability ({p}) for this capture; it cannot be scored",
+                card.id()
+            );
+            metrics::counter!("prognos_model_non_finite_outputs_total", "model" => card.name.clone()).increment(1);
+            return self.quarantine(&pair.stem, &camera, &reason).await;
+        }
         let probabilities: Vec<(String, f64)> =
             card.output.classes.iter().cloned().zip(scores.row(0).iter().map(|&p| f64::from(p))).collect();
         let best = probabilities.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(c, _)| c.clone()).unwrap_or_default();
@@ -159,6 +168,10 @@ impl WheelPipeline {
             Ok(RecordOutcome::Duplicate(_)) => {
                 self.finish(&pair.stem, &camera);
                 return Outcome::Duplicate;
+            }
+            // The store refused the values themselves: the same input would be refused forever.
+            Err(prognos_store::StoreError::InvalidInput(why)) => {
+                return self.quarantine(&pair.stem, &camera, &format!("the store refused the result: {why}")).await
             }
             Err(e) => return Outcome::Retry(format!("store: {e}")),
         }
