@@ -1,0 +1,220 @@
+//! The dashboard end to end: simulated captures of a wheel that degrades below 70 go through the wheel-camera
+//! pipeline and the alert engine; then the login form, the session cookie, the fleet, asset and capture pages
+//! and the scan pictures are checked over HTTP, as a browser would use them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::{DurationRound, Utc};
+use prognos_formats::icon::write_pair;
+use prognos_simulate::{capture_stem, simulate, FailureMode, WheelSpec};
+use prognos_tests::{repo_root, TestApp, VIEWER_TOKEN};
+use serde_json::Value;
+
+/// The degrading wheel, and how bad its flat spot is on each pass.
+const WORN: &str = "W03";
+const SEVERITIES: [f32; 6] = [0.0, 0.0, 0.4, 0.7, 0.9, 0.95];
+
+/// An app with the wheel pipeline and an alert engine (its only contact has no notifier configured, so its
+/// notifications fail: the fleet page shows them).
+async fn dashboard_app(dir: &Path) -> TestApp {
+    let root = dir.to_path_buf();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(
+        root.join("pipelines/wheels.toml"),
+        format!(
+            "[pipeline]\nname = \"wheel-cameras\"\nkind = \"wheel-cameras\"\nsite = \"coaster-1\"\nfeature_set = \"wheel-v1\"\n\
+             [cameras]\nroot = \"{cams}\"\ncameras = [\"Cam_01\", \"Cam_02\"]\nrescan_ms = 50\nsettle_ms = 200\n\
+             archive_dir = \"{archive}\"\n[model]\nname = \"wheel-health\"\n",
+            cams = root.join("cameras").display(),
+            archive = root.join("archive").display(),
+        ),
+    )
+    .unwrap();
+    let alerts: toml::Table = toml::from_str(
+        r#"
+tick_ms = 100
+[engine]
+dashboard_url = "http://prognos.test"
+[engine.health]
+threshold = 70.0
+[engine.route]
+name = "maintenance"
+group_wait_ms = 200
+escalate_after_s = 0
+levels = [[{ name = "tech", email = "tech@example.com" }]]
+[outbox]
+poll_interval_ms = 100
+"#,
+    )
+    .unwrap();
+    TestApp::spawn_with(&[], move |s| {
+        s.models.dir = repo_root().join("models");
+        s.models.serve = vec!["wheel-health".into()];
+        s.pipelines.disabled = false;
+        s.pipelines.dir = root.join("pipelines");
+        s.store.url = Some(format!("sqlite://{}", root.join("store.db").display()));
+        s.data_dir = root.join("data");
+        s.alerts = alerts;
+    })
+    .await
+}
+
+/// Writes one pass of the worn wheel per minute (ending now) and a healthy W01 beside it; waits until all are
+/// scored and an alert is open for the worn wheel.
+async fn feed(app: &TestApp, root: &Path) {
+    let cams = root.join("cameras");
+    let start = Utc::now().duration_trunc(chrono::Duration::seconds(1)).unwrap() - chrono::Duration::minutes(6);
+    for (i, severity) in SEVERITIES.iter().enumerate() {
+        let at = start + chrono::Duration::minutes(i as i64);
+        let worn = (*severity > 0.0).then_some((FailureMode::FlatSpot, *severity));
+        // Distinct seeds: two healthy captures from one seed would be byte-identical, and stored once.
+        for (k, (wheel, camera, failure)) in [(WORN, "Cam_01", worn), ("W01", "Cam_02", None)].into_iter().enumerate() {
+            let mut spec = WheelSpec::healthy(wheel, camera, at, 500 + 2 * i as u64 + k as u64);
+            spec.profiles = 600;
+            spec.failure = failure;
+            let stem = capture_stem(&cams, &spec);
+            std::fs::create_dir_all(stem.parent().unwrap()).unwrap();
+            write_pair(&stem, &simulate(&spec).unwrap()).unwrap();
+        }
+    }
+    let want = SEVERITIES.len() * 2;
+    let started = Instant::now();
+    loop {
+        let p: Value = app.get("/v1/predictions?limit=100", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+        let a: Value = app.get(&format!("/v1/alerts?asset={WORN}"), Some(VIEWER_TOKEN)).await.json().await.unwrap();
+        let scored = p["predictions"].as_array().map(Vec::len).unwrap_or(0);
+        let alerts = a["alerts"].as_array().map(Vec::len).unwrap_or(0);
+        if scored >= want && alerts >= 1 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{scored} of {want} scored, {alerts} alerts for {WORN}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Logs in through the form over HTTP; returns the `Cookie` header value.
+async fn login(app: &TestApp, client: &reqwest::Client) -> String {
+    let resp = client
+        .post(format!("{}/login", app.address))
+        .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/fleet");
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(VIEWER_TOKEN), "the cookie holds a session id, not the token");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+    let resp = client.get(format!("{}{path}", app.address)).header("cookie", cookie).send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// The number after `attr="` in `html`.
+fn attr_number(html: &str, attr: &str) -> f64 {
+    let key = format!("{attr}=\"");
+    let start = html.find(&key).unwrap_or_else(|| panic!("no {attr} in the page")) + key.len();
+    html[start..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dashboard_app(dir.path()).await;
+    feed(&app, dir.path()).await;
+    let client = no_redirects();
+
+    // Without a session every page goes to the login form, which remembers where the user was going.
+    let resp = client.get(format!("{}/assets/{WORN}?range=1h", app.address)).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/login?next=/assets/W03%3Frange%3D1h");
+    let resp = client.get(format!("{}/fleet", app.address)).bearer_auth(VIEWER_TOKEN).send().await.unwrap();
+    assert_eq!(resp.status(), 303, "a bearer token is not a dashboard session");
+    // A wrong token is refused without a cookie.
+    let resp = client.post(format!("{}/login", app.address)).form(&[("token", "prg_wrong")]).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get("set-cookie").is_none());
+    assert!(resp.text().await.unwrap().contains("That token is not valid."));
+    // An open redirect is not followed.
+    let resp = client
+        .post(format!("{}/login", app.address))
+        .form(&[("token", VIEWER_TOKEN), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], "/fleet");
+
+    let cookie = login(&app, &client).await;
+    let (status, fleet) = page(&client, &app, "/fleet", &cookie).await;
+    assert_eq!(status, 200, "{fleet}");
+    let worn_at = fleet.find(&format!("data-asset=\"{WORN}\"")).expect("the worn wheel is ranked");
+    let healthy_at = fleet.find("data-asset=\"W01\"").expect("the healthy wheel is ranked");
+    assert!(worn_at < healthy_at, "worst health first");
+    assert!(fleet.contains("id=\"open-alerts\""), "the open alert is listed");
+    assert!(fleet.contains("coaster-1 / Cam_01"), "the per-day table groups by site and camera");
+    assert!(fleet.contains("id=\"daily\""));
+
+    let (status, asset) = page(&client, &app, &format!("/assets/{WORN}"), &cookie).await;
+    assert_eq!(status, 200, "{asset}");
+    assert!(asset.contains("<svg"), "charts are inline SVG");
+    assert!(attr_number(&asset, "data-lowest") < 70.0, "the chart reaches below the threshold");
+    assert!(asset.contains("alert threshold 70"));
+    assert!(asset.contains("class=\"alert-marker\""), "the alert is marked on the chart");
+    assert!(asset.contains("Mean tread height") && asset.contains("Mean intensity"));
+    assert!(asset.contains("id=\"alerts\""), "alert history");
+    let capture_link = asset.split("href=\"/captures/").nth(1).expect("links to captures");
+    let capture_id: i64 = capture_link.split('"').next().unwrap().parse().unwrap();
+
+    let (status, capture) = page(&client, &app, &format!("/captures/{capture_id}"), &cookie).await;
+    assert_eq!(status, 200);
+    assert!(capture.contains("height.png") && capture.contains("intensity.png"), "the archived pair is drawn");
+    assert!(capture.contains("flat_spot_depth"), "feature values are listed");
+    for plane in ["height", "intensity"] {
+        let resp = client
+            .get(format!("{}/captures/{capture_id}/{plane}.png", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "image/png");
+        assert!(resp.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    }
+    // A pair that is gone is reported on the page, not as an error.
+    for entry in walk(&dir.path().join("archive")) {
+        std::fs::remove_file(entry).unwrap();
+    }
+    let (status, capture) = page(&client, &app, &format!("/captures/{capture_id}"), &cookie).await;
+    assert_eq!(status, 200);
+    assert!(capture.contains("no longer on disk"));
+    let (status, _) = page(&client, &app, "/assets/NOPE", &cookie).await;
+    assert_eq!(status, 404);
+
+    // Logging out ends the session on the server, not just in the browser.
+    let resp = client.post(format!("{}/logout", app.address)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let (status, _) = page(&client, &app, "/fleet", &cookie).await;
+    assert_eq!(status, 303);
+    app.stop().await;
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
