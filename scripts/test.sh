@@ -4,5 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-python.sh
-scripts/setup-browser.sh   # Debian chromium for the dashboard browser test (only when missing)
 cargo test --workspace --locked --no-fail-fast "$@"
