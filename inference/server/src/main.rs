@@ -41,6 +41,9 @@ fn main() -> ExitCode {
             (true, Some(out)) => commands::simulate::live(&out, seed, run_interval_ms, wheels_per_camera, runs),
             (_, out) => commands::simulate::wheels(out, training_csv, count, seed, threads),
         },
+        Command::Simulate {
+            command: SimulateCommand::Inverters { pipeline, inputs, seed, training_csv, real_csv },
+        } => commands::simulate::inverters(&pipeline, &inputs, seed, training_csv, real_csv),
         Command::Ingest { pipeline, files, json } => commands::ingest::run(&settings, &pipeline, &files, json),
         Command::Token { command: TokenCommand::Create { name, role } } => {
             commands::token::create(&settings, &name, role)

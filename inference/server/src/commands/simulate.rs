@@ -1,4 +1,4 @@
-//! `prognos simulate wheels`.
+//! `prognos simulate wheels` and `prognos simulate inverters`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -86,4 +86,102 @@ pub fn live(
         }
         std::thread::sleep(std::time::Duration::from_millis(interval_ms));
     }
+}
+
+/// `prognos simulate inverters`: reads a site's real readings through its pipeline, injects seeded faults and
+/// writes labelled `inverter-v1` windows (and, with `real_csv`, the un-injected windows without labels).
+pub fn inverters(
+    pipeline: &Path,
+    inputs: &[PathBuf],
+    seed: u64,
+    training_csv: Option<PathBuf>,
+    real_csv: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use prognos_simulate::inverter::{real_windows, training_windows, write_training_csv, InvertersOptions};
+
+    if training_csv.is_none() && real_csv.is_none() {
+        anyhow::bail!("nothing to write: give --training-csv and/or --real-csv");
+    }
+    let readings = read_site(pipeline, inputs)?;
+    let file = prognos_core::pipeline::PipelineFile::load(pipeline)?;
+    let source = file.inverter.as_ref().context("not an inverter-metrics pipeline")?;
+    let mut opts = InvertersOptions::new(file.pipeline.site.clone(), seed);
+    opts.spec.align_offset = local_midnight_offset(&source.timestamp.timezone, &readings)?;
+    if let Some(path) = &training_csv {
+        let (windows, faults, summary) = training_windows(&readings, &opts)?;
+        write_training_csv(path, &windows)?;
+        let mix: Vec<String> = summary.by_label.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        eprintln!(
+            "prognos: wrote {} windows to {} ({} fault episodes, seed {seed}, AC limit {:.0} W; {} windows left out \
+             because the real data already looked faulty): {}",
+            summary.windows,
+            path.display(),
+            faults.len(),
+            summary.ac_limit_w,
+            summary.suspect_windows,
+            mix.join(", ")
+        );
+    }
+    if let Some(path) = &real_csv {
+        let windows = real_windows(&readings, &opts)?;
+        write_training_csv(path, &windows)?;
+        eprintln!("prognos: wrote {} real (un-injected, unlabelled) windows to {}", windows.len(), path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every reading of `inputs` through `pipeline`'s mapping, with its weather joined (the weather path is
+/// resolved against the working directory). Rejected rows are counted on stderr.
+fn read_site(pipeline: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<prognos_core::Reading>> {
+    use anyhow::Context;
+    use prognos_formats::inverter::{Mapping, WeatherSeries};
+    use std::sync::Arc;
+
+    let file = prognos_core::pipeline::PipelineFile::load(pipeline)?;
+    let source = file.inverter.as_ref().context("not an inverter-metrics pipeline")?;
+    let weather = match &source.weather {
+        Some(w) => {
+            let (series, report) = WeatherSeries::load(w, &std::env::current_dir()?)?;
+            if report.rejected_total() > 0 {
+                eprintln!("prognos: weather: {} rows rejected", report.rejected_total());
+            }
+            Some(Arc::new(series))
+        }
+        None => None,
+    };
+    let mapping = Arc::new(Mapping::new(source, weather)?);
+    let mut readings = Vec::new();
+    for input in inputs {
+        let f = std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?;
+        let mut rows = mapping.csv(std::io::BufReader::new(f)).with_context(|| input.display().to_string())?;
+        loop {
+            let chunk = rows.next_chunk(50_000)?;
+            if chunk.is_empty() {
+                break;
+            }
+            readings.extend(chunk);
+        }
+        let report = rows.finish();
+        if report.rejected_total() > 0 {
+            eprintln!("prognos: {}: {} rows rejected", input.display(), report.rejected_total());
+        }
+    }
+    anyhow::ensure!(!readings.is_empty(), "no readings in {inputs:?}");
+    Ok(readings)
+}
+
+/// The window alignment that puts window starts at the site's local midnight: minus the zone's UTC offset
+/// (for a zone with daylight saving, its offset at the first reading).
+fn local_midnight_offset(timezone: &str, readings: &[prognos_core::Reading]) -> anyhow::Result<chrono::Duration> {
+    use chrono::{Offset, TimeZone};
+    use prognos_core::pipeline::Zone;
+    let seconds = match Zone::parse(timezone).map_err(anyhow::Error::msg)? {
+        Zone::Fixed(off) => off.local_minus_utc(),
+        Zone::Named(tz) => {
+            let first = readings.iter().map(|r| r.ts).min().unwrap_or_default();
+            tz.offset_from_utc_datetime(&first.naive_utc()).fix().local_minus_utc()
+        }
+    };
+    Ok(chrono::Duration::seconds(-(seconds as i64)))
 }
