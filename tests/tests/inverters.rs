@@ -1,0 +1,331 @@
+//! Inverter readings end to end: HTTP batches (JSON and CSV), the drop folder and MQTT (against the real local
+//! broker) all feed one path; every bad-input case is counted by reason; the NREL file goes through by its TOML
+//! alone; a replay is idempotent and an ingest aborted mid-file, then re-run, stores every reading exactly once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prognos_core::PipelineFile;
+use prognos_scoring::ModelSet;
+use prognos_server::ingest::inverters::InverterPipeline;
+use prognos_store::Store;
+use prognos_tests::{repo_root, TestApp, ADMIN_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN};
+use serde_json::{json, Value};
+
+fn real(path: &str) -> PathBuf {
+    repo_root().join("../shared/data/real").join(path)
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Plant 1's pipeline with the test's own folders, an absolute weather path and a unique MQTT topic.
+fn plant_pipeline(dir: &Path, topic: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("pipelines/kaggle-plant-1.toml")).unwrap();
+    let weather = real("kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv");
+    text.replace("name = \"kaggle-plant-1\"", "name = \"plant\"")
+        .replace("site = \"kaggle-plant-1\"", "site = \"plant-site\"")
+        .replace("../shared/data/real/kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv", weather.to_str().unwrap())
+        .replace(
+            "path = \"data/inbox/kaggle-plant-1\"",
+            &format!(
+                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
+                dir.join("inbox").display(),
+                dir.join("archive").display(),
+                dir.join("quarantine").display()
+            ),
+        )
+        .replace(
+            "topics = [\"prognos/kaggle-plant-1/readings\"]",
+            &format!("topics = [\"{topic}\"]\nclient_id = \"prognos-test-{}\"\nlinger_ms = 5", topic.replace('/', "-")),
+        )
+}
+
+async fn plant_app(dir: &Path, topic: &str) -> TestApp {
+    let root = dir.to_path_buf();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::write(root.join("pipelines/plant.toml"), plant_pipeline(&root, topic)).unwrap();
+    TestApp::spawn_with(&[], move |s| {
+        s.models.dir = repo_root().join("models");
+        s.models.serve = vec!["wheel-health".into(), "inverter-health".into()];
+        s.pipelines.disabled = false;
+        s.pipelines.dir = root.join("pipelines");
+        s.store.url = Some(format!("sqlite://{}", root.join("store.db").display()));
+        s.data_dir = root.join("data");
+    })
+    .await
+}
+
+async fn store_of(dir: &Path) -> Store {
+    Store::connect(&format!("sqlite://{}", dir.join("store.db").display())).await.unwrap()
+}
+
+const HEADER: &str = "DATE_TIME,PLANT_ID,SOURCE_KEY,DC_POWER,AC_POWER,DAILY_YIELD,TOTAL_YIELD";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_batches_count_every_bad_row_and_store_good_ones_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = plant_app(dir.path(), &format!("prognos-test/{}/http", std::process::id())).await;
+    let row = |t: &str, inv: &str, ac: Value, total: f64| {
+        json!({"DATE_TIME": t, "PLANT_ID": 1, "SOURCE_KEY": inv, "DC_POWER": 100.0, "AC_POWER": ac,
+               "DAILY_YIELD": 0, "TOTAL_YIELD": total})
+    };
+    let body = json!({"readings": [
+        row("15-05-2020 12:00", "INV-A", json!(900.0), 1000.0),
+        row("15-05-2020 12:00", "INV-B", json!(880.0), 2000.0),
+        row("15-05-2020 12:15", "INV-A", json!(910.0), 1010.0),
+        row("15-05-2020 12:15", "INV-A", json!(910.0), 1010.0),          // duplicate in the batch
+        row("yesterday", "INV-A", json!(1.0), 1.0),                      // unparseable timestamp
+        row("15-05-2020 12:30", "", json!(1.0), 1.0),                    // missing asset
+        row("15-05-2020 12:30", "INV-A", json!("n/a"), 1.0),             // not a number
+        row("15-05-2020 12:30", "INV-B", json!("NaN"), 1.0),             // NaN
+        row("15-05-2099 12:30", "INV-A", json!(1.0), 1.0),               // future
+        row("15-05-2020 12:45", "INV-A", json!(920.0), 5.0),             // counter reset (kept)
+        row("15-05-2020 11:45", "INV-B", json!(870.0), 1990.0),          // out of order (kept)
+        json!({"DATE_TIME": "15-05-2020 12:30", "SOURCE_KEY": "INV-A", "TOTAL_YIELD": 1}), // missing AC_POWER
+        json!({"DATE_TIME": "15-05-2030 12:30", "SOURCE_KEY": "INV-A", "AC_POWER": 1, "DC_POWER": 1,
+               "TOTAL_YIELD": 1, "FIRMWARE": "2.1"}),                   // unknown column (reported), future
+    ]});
+    let resp = app.post("/v1/ingest/plant", Some(OPERATOR_TOKEN), body.to_string()).await;
+    assert_eq!(resp.status(), 200);
+    let r: Value = resp.json().await.unwrap();
+    assert_eq!(r["rows"], 13, "{r:#}");
+    assert_eq!(r["accepted"], 5, "{r:#}");
+    assert_eq!(r["duplicate"], 1);
+    assert_eq!(r["rejected"], 7);
+    let by = &r["rejected_by_reason"];
+    assert_eq!(by["unparseable_timestamp"], 1);
+    assert_eq!(by["missing_asset"], 1);
+    assert_eq!(by["not_a_number"], 1);
+    assert_eq!(by["nan_value"], 1);
+    assert_eq!(by["future_timestamp"], 2);
+    assert_eq!(by["missing_column"], 1);
+    // 5 after 1010 (INV-A), and the late INV-B row (1990 after 2000): compared with the previous row.
+    assert_eq!(r["warnings"]["counter_reset"], 2);
+    assert_eq!(r["warnings"]["out_of_order"], 1);
+    assert_eq!(r["unknown_columns"], json!(["FIRMWARE"]));
+    assert_eq!(r["rejections"][0]["row"], 5);
+    assert_eq!(r["rejections"][0]["reason"], "unparseable_timestamp");
+
+    // The same batch again: nothing new, every good row a duplicate.
+    let r: Value = app.post("/v1/ingest/plant", Some(ADMIN_TOKEN), body.to_string()).await.json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["duplicate"].as_u64()), (Some(0), Some(6)), "{r:#}");
+
+    // CSV with a negative irradiance is impossible here (weather comes from the station file), so: CSV body.
+    let csv = format!("{HEADER}\n15-05-2020 13:00,1,INV-A,100,930,0,1030\n15-05-2020 13:00,1,INV-C,oops,1,0,1\n");
+    let resp = app
+        .client
+        .post(format!("{}/v1/ingest/plant", app.address))
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let r: Value = resp.json().await.unwrap();
+    assert_eq!((r["accepted"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(1)), "{r:#}");
+    // The weather station's row at 13:00 was joined in (irradiance in W/m2).
+    let store = store_of(dir.path()).await;
+    let t = chrono::DateTime::parse_from_rfc3339("2020-05-15T07:30:00Z").unwrap().with_timezone(&chrono::Utc);
+    let back = store.readings_in_range("plant-site", t, t + chrono::Duration::seconds(1)).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert!(back[0].get(prognos_core::Metric::IrradianceWM2).is_some_and(|v| v > 100.0), "{back:?}");
+    assert_eq!(store.count_readings(Some("plant-site")).await.unwrap(), 6);
+
+    // A CSV without a required column is refused as a whole, naming it.
+    let resp = app
+        .client
+        .post(format!("{}/v1/ingest/plant", app.address))
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("content-type", "text/csv")
+        .body("DATE_TIME,SOURCE_KEY,DC_POWER,TOTAL_YIELD\n15-05-2020 13:00,INV-A,1,1\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let e: Value = resp.json().await.unwrap();
+    assert!(e["error"]["message"].as_str().unwrap().contains("missing column \"AC_POWER\""), "{e}");
+
+    // Access: viewers may not ingest; unknown pipelines are 404.
+    assert_eq!(app.post("/v1/ingest/plant", Some(VIEWER_TOKEN), "[]").await.status(), 403);
+    assert_eq!(app.post("/v1/ingest/plant", None, "[]").await.status(), 401);
+    assert_eq!(app.post("/v1/ingest/nope", Some(ADMIN_TOKEN), "[]").await.status(), 404);
+
+    // Rejections are in /metrics by pipeline and reason.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("prognos_ingest_rejected_total") && l.contains("reason=\"future_timestamp\""))
+        .unwrap_or_else(|| panic!("no future_timestamp counter in\n{metrics}"));
+    assert!(line.contains("pipeline=\"plant\"") && line.ends_with(" 4"), "{line}");
+    app.stop().await;
+}
+
+async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !f().await {
+        assert!(started.elapsed() < timeout, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drop_folder_archives_ingested_files_and_quarantines_refused_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = plant_app(dir.path(), &format!("prognos-test/{}/folder", std::process::id())).await;
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Written elsewhere and renamed in, as a logger should; and a second file missing a column.
+    let good = format!("{HEADER}\n15-05-2020 12:00,1,INV-A,100,900,0,1000\n15-05-2020 12:15,1,INV-A,100,bad,0,1001\n");
+    std::fs::write(dir.path().join("good.tmp"), good).unwrap();
+    std::fs::rename(dir.path().join("good.tmp"), inbox.join("good.csv")).unwrap();
+    std::fs::write(inbox.join("bad.csv"), "DATE_TIME,SOURCE_KEY\n15-05-2020 12:00,INV-A\n").unwrap();
+    let archive = dir.path().join("archive");
+    let quarantine = dir.path().join("quarantine");
+    wait_until("files leave the inbox", Duration::from_secs(20), || {
+        let (a, q) = (archive.join("good.csv"), quarantine.join("bad.csv.reason"));
+        async move { a.exists() && q.exists() }
+    })
+    .await;
+    let report: Value = serde_json::from_slice(&std::fs::read(archive.join("good.csv.report.json")).unwrap()).unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(1), Some(1)), "{report:#}");
+    assert_eq!(report["rejected_by_reason"]["not_a_number"], 1);
+    let reason = std::fs::read_to_string(quarantine.join("bad.csv.reason")).unwrap();
+    assert!(reason.contains("missing column \"DC_POWER\""), "{reason}");
+    assert!(quarantine.join("bad.csv").exists());
+    assert!(std::fs::read_dir(&inbox).unwrap().next().is_none(), "the inbox is empty");
+    assert_eq!(store_of(dir.path()).await.count_readings(Some("plant-site")).await.unwrap(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_messages_are_stored_through_the_same_path() {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    // The broker must be there: under CI its absence fails the test; elsewhere it is skipped with a note.
+    if std::net::TcpStream::connect_timeout(&"127.0.0.1:1883".parse().unwrap(), Duration::from_secs(2)).is_err() {
+        assert!(!in_ci(), "the MQTT broker at 127.0.0.1:1883 is unreachable under CI=true");
+        eprintln!("note: skipping the MQTT test, no broker at 127.0.0.1:1883");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let topic = format!("prognos-test/{}/{}/mqtt", std::process::id(), rand_suffix());
+    let app = plant_app(dir.path(), &topic).await;
+    let store = store_of(dir.path()).await;
+    let mut options = MqttOptions::new(format!("prognos-test-pub-{}", rand_suffix()), "127.0.0.1", 1883);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = AsyncClient::new(options, 64);
+    let pump = tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Disconnect)) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    // The subscription is made once the app has connected: publish until the first reading lands.
+    let first = json!({"DATE_TIME": "15-05-2020 12:00", "PLANT_ID": 1, "SOURCE_KEY": "INV-M", "DC_POWER": 100,
+        "AC_POWER": 900, "DAILY_YIELD": 0, "TOTAL_YIELD": 1});
+    let started = Instant::now();
+    loop {
+        client.publish(&topic, QoS::AtLeastOnce, false, first.to_string()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if store.count_readings(Some("plant-site")).await.unwrap() >= 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no MQTT reading stored within 20 s");
+    }
+    // An array message with one bad row, and a message that is not JSON: counted, the good rows stored.
+    let batch = json!([
+        {"DATE_TIME": "15-05-2020 12:15", "PLANT_ID": 1, "SOURCE_KEY": "INV-M", "DC_POWER": 100, "AC_POWER": 905,
+         "DAILY_YIELD": 0, "TOTAL_YIELD": 2},
+        {"DATE_TIME": "15-05-2020 12:30", "PLANT_ID": 1, "SOURCE_KEY": "INV-M", "DC_POWER": 100, "AC_POWER": 910,
+         "DAILY_YIELD": 0, "TOTAL_YIELD": 3},
+        {"DATE_TIME": "garbage", "PLANT_ID": 1, "SOURCE_KEY": "INV-M", "DC_POWER": 100, "AC_POWER": 910,
+         "DAILY_YIELD": 0, "TOTAL_YIELD": 3}
+    ]);
+    client.publish(&topic, QoS::AtLeastOnce, false, "{not json").await.unwrap();
+    client.publish(&topic, QoS::AtLeastOnce, false, batch.to_string()).await.unwrap();
+    wait_until("three MQTT readings stored", Duration::from_secs(10), || {
+        let store = store.clone();
+        async move { store.count_readings(Some("plant-site")).await.unwrap() == 3 }
+    })
+    .await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("prognos_ingest_rejected_total")
+            && l.contains("reason=\"unparseable_timestamp\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    assert!(metrics.lines().any(|l| l.starts_with("prognos_ingest_refused_total") && l.ends_with(" 1")), "{metrics}");
+    client.disconnect().await.ok();
+    pump.abort();
+    app.stop().await;
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 % 1_000_000_007
+}
+
+async fn pipeline(toml: &str, store: &Store) -> Arc<InverterPipeline> {
+    let file = PipelineFile::load(&repo_root().join("pipelines").join(toml)).unwrap();
+    Arc::new(InverterPipeline::new(file, &repo_root(), store.clone(), Arc::new(ModelSet::default())).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nrel_file_goes_through_by_its_toml_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path()).await;
+    let p = pipeline("nrel-rsf-ii.toml", &store).await;
+    let r = p.ingest_csv_file(&real("nrel-pvdaq/nrel_RSF_II.csv")).await.unwrap();
+    assert_eq!((r.rows, r.accepted, r.duplicate, r.rejected), (480, 480, 0, 0), "{r:#?}");
+    assert!(r.unknown_columns.is_empty());
+    // Five days: 5 daily windows and 120 hourly ones, stored as feature rows of the one inverter.
+    assert_eq!(r.windows, 5 + 120, "{r:#?}");
+    let asset = store.asset("nrel-rsf-ii-inv2").await.unwrap().unwrap();
+    assert_eq!(asset.kind, prognos_store::AssetKind::Inverter);
+    // Local standard time -07:00: the first row (1/2/2022 0:00) is 07:00 UTC.
+    assert_eq!(asset.first_seen.to_rfc3339(), "2022-01-02T07:00:00+00:00");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_idempotent_and_an_ingest_aborted_mid_file_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path()).await;
+    let p = pipeline("kaggle-plant-1.toml", &store).await;
+    let file = real("kaggle-solar-plants/Plant_1_Generation_Data.csv");
+    // Abort the ingest once some chunks are committed (as a crash would stop it).
+    let task = {
+        let (p, file) = (Arc::clone(&p), file.clone());
+        tokio::spawn(async move { p.ingest_csv_file(&file).await })
+    };
+    wait_until("a first chunk committed", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move { store.count_readings(Some("kaggle-plant-1")).await.unwrap() > 0 }
+    })
+    .await;
+    task.abort();
+    let _ = task.await;
+    let partial = store.count_readings(Some("kaggle-plant-1")).await.unwrap();
+    assert!(partial > 0 && partial < 68_778, "aborted mid-file: {partial} stored");
+    // Re-run: the rest is stored, the first part counted as duplicates; nothing lost, nothing twice.
+    let r = p.ingest_csv_file(&file).await.unwrap();
+    assert_eq!(r.rows, 68_778);
+    assert_eq!(r.accepted + r.duplicate, 68_778, "{r:#?}");
+    assert_eq!(r.duplicate as i64, partial, "{r:#?}");
+    assert_eq!(store.count_readings(Some("kaggle-plant-1")).await.unwrap(), 68_778);
+    assert_eq!(r.rejected, 0);
+    // 34 days x 22 inverters of daily windows, every one stored (hourly ones too).
+    assert!(r.windows >= 22 * 34, "{r:#?}");
+    // And once more: all duplicates.
+    let r = p.ingest_csv_file(&file).await.unwrap();
+    assert_eq!((r.accepted, r.duplicate), (0, 68_778));
+    store.close().await;
+}
