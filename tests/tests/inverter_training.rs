@@ -26,8 +26,7 @@ fn the_training_script_reproduces_the_committed_inverter_model_and_its_metrics()
     assert_eq!(a["provenance"]["metrics"], b["provenance"]["metrics"], "metrics differ from the committed card");
     assert_eq!(a["evaluation"], b["evaluation"]);
     assert_eq!(a["input"], b["input"]);
-    let features: Vec<&str> =
-        a["input"]["features"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let features: Vec<&str> = a["input"]["features"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(features.len(), 11, "inverter-v1 has 11 features");
     assert_eq!(features[0], "efficiency");
     let metrics = &a["provenance"]["metrics"];

@@ -92,7 +92,8 @@ pub fn inspections(settings: &Settings, command: InspectionsCommand) -> anyhow::
         let result = match command {
             InspectionsCommand::Record { asset, outcome, at, severity, notes, kind, by } => {
                 let inspection = NewInspection {
-                    asset_kind: crate::model_ops::inspections::parse_kind(Some(kind.as_str())).map_err(anyhow::Error::msg)?,
+                    asset_kind: crate::model_ops::inspections::parse_kind(Some(kind.as_str()))
+                        .map_err(anyhow::Error::msg)?,
                     asset_id: asset,
                     inspected_at: at.unwrap_or_else(chrono::Utc::now),
                     outcome,
