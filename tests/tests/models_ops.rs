@@ -76,8 +76,11 @@ async fn active(app: &TestApp) -> Option<String> {
     v["active"].as_str().map(str::to_owned)
 }
 
+/// One training-data row: (feature name, value) pairs, label, severity, wheel, capture time.
+type CsvRow = (Vec<(String, f64)>, String, f64, String, DateTime<Utc>);
+
 /// Feature rows (as JSON objects) from a training-data CSV, with their labels.
-fn csv_rows(path: &Path, limit: usize) -> Vec<(Vec<(String, f64)>, String, f64, String, DateTime<Utc>)> {
+fn csv_rows(path: &Path, limit: usize) -> Vec<CsvRow> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
