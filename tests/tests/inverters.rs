@@ -22,10 +22,10 @@ fn in_ci() -> bool {
 }
 
 /// Plant 1's pipeline with the test's own folders, an absolute weather path and a unique MQTT topic.
-fn plant_pipeline(dir: &Path, topic: &str) -> String {
+fn plant_pipeline(dir: &Path, topic: &str, name: &str) -> String {
     let text = std::fs::read_to_string(repo_root().join("pipelines/kaggle-plant-1.toml")).unwrap();
     let weather = real("kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv");
-    text.replace("name = \"kaggle-plant-1\"", "name = \"plant\"")
+    text.replace("name = \"kaggle-plant-1\"", &format!("name = \"{name}\""))
         .replace("site = \"kaggle-plant-1\"", "site = \"plant-site\"")
         .replace("../shared/data/real/kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv", weather.to_str().unwrap())
         .replace(
@@ -43,10 +43,12 @@ fn plant_pipeline(dir: &Path, topic: &str) -> String {
         )
 }
 
-async fn plant_app(dir: &Path, topic: &str) -> TestApp {
+/// The app with Plant 1's pipeline renamed `name`: metrics are process-wide, so tests running side by side in
+/// this binary use different names to keep their counters apart.
+async fn plant_app(dir: &Path, topic: &str, name: &str) -> TestApp {
     let root = dir.to_path_buf();
     std::fs::create_dir_all(root.join("pipelines")).unwrap();
-    std::fs::write(root.join("pipelines/plant.toml"), plant_pipeline(&root, topic)).unwrap();
+    std::fs::write(root.join("pipelines/plant.toml"), plant_pipeline(&root, topic, name)).unwrap();
     TestApp::spawn_with(&[], move |s| {
         s.models.dir = repo_root().join("models");
         s.models.serve = vec!["wheel-health".into(), "inverter-health".into()];
@@ -67,7 +69,7 @@ const HEADER: &str = "DATE_TIME,PLANT_ID,SOURCE_KEY,DC_POWER,AC_POWER,DAILY_YIEL
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_batches_count_every_bad_row_and_store_good_ones_once() {
     let dir = tempfile::tempdir().unwrap();
-    let app = plant_app(dir.path(), &format!("prognos-test/{}/http", std::process::id())).await;
+    let app = plant_app(dir.path(), &format!("prognos-test/{}/http", std::process::id()), "plant").await;
     let row = |t: &str, inv: &str, ac: Value, total: f64| {
         json!({"DATE_TIME": t, "PLANT_ID": 1, "SOURCE_KEY": inv, "DC_POWER": 100.0, "AC_POWER": ac,
                "DAILY_YIELD": 0, "TOTAL_YIELD": total})
@@ -178,7 +180,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drop_folder_archives_ingested_files_and_quarantines_refused_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let app = plant_app(dir.path(), &format!("prognos-test/{}/folder", std::process::id())).await;
+    let app = plant_app(dir.path(), &format!("prognos-test/{}/folder", std::process::id()), "plant").await;
     let inbox = dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     // Written elsewhere and renamed in, as a logger should; and a second file missing a column.
@@ -215,7 +217,7 @@ async fn mqtt_messages_are_stored_through_the_same_path() {
     }
     let dir = tempfile::tempdir().unwrap();
     let topic = format!("prognos-test/{}/{}/mqtt", std::process::id(), rand_suffix());
-    let app = plant_app(dir.path(), &topic).await;
+    let app = plant_app(dir.path(), &topic, "plant-mqtt").await;
     let store = store_of(dir.path()).await;
     let mut options = MqttOptions::new(format!("prognos-test-pub-{}", rand_suffix()), "127.0.0.1", 1883);
     options.set_keep_alive(Duration::from_secs(5));
@@ -259,11 +261,17 @@ async fn mqtt_messages_are_stored_through_the_same_path() {
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(
         metrics.lines().any(|l| l.starts_with("prognos_ingest_rejected_total")
+            && l.contains("pipeline=\"plant-mqtt\"")
             && l.contains("reason=\"unparseable_timestamp\"")
             && l.ends_with(" 1")),
         "{metrics}"
     );
-    assert!(metrics.lines().any(|l| l.starts_with("prognos_ingest_refused_total") && l.ends_with(" 1")), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("prognos_ingest_refused_total")
+            && l.contains("pipeline=\"plant-mqtt\"")
+            && l.ends_with(" 1")),
+        "{metrics}"
+    );
     client.disconnect().await.ok();
     pump.abort();
     app.stop().await;
