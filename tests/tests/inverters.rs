@@ -258,20 +258,25 @@ async fn mqtt_messages_are_stored_through_the_same_path() {
         async move { store.count_readings(Some("plant-site")).await.unwrap() == 3 }
     })
     .await;
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.lines().any(|l| l.starts_with("prognos_ingest_rejected_total")
+    // The counters are bumped after the batch is stored: poll /metrics until they show it.
+    let rejected = |l: &str| {
+        l.starts_with("prognos_ingest_rejected_total")
             && l.contains("pipeline=\"plant-mqtt\"")
             && l.contains("reason=\"unparseable_timestamp\"")
-            && l.ends_with(" 1")),
-        "{metrics}"
-    );
-    assert!(
-        metrics.lines().any(|l| l.starts_with("prognos_ingest_refused_total")
-            && l.contains("pipeline=\"plant-mqtt\"")
-            && l.ends_with(" 1")),
-        "{metrics}"
-    );
+            && l.ends_with(" 1")
+    };
+    let refused = |l: &str| {
+        l.starts_with("prognos_ingest_refused_total") && l.contains("pipeline=\"plant-mqtt\"") && l.ends_with(" 1")
+    };
+    let started = Instant::now();
+    loop {
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        if metrics.lines().any(rejected) && metrics.lines().any(refused) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "rejection counters not in /metrics: {metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     client.disconnect().await.ok();
     pump.abort();
     app.stop().await;
