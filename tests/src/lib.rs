@@ -15,6 +15,38 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// Runs a `notebooks-export` training script on the committed training data into a temporary registry and
+/// asserts it reproduces the committed `models/<model>/<version>/`: the same training-data hash, metrics,
+/// evaluation, input and ONNX bytes. Returns the committed card for further checks.
+pub fn assert_training_reproduces(script: &str, data: &str, model: &str, version: &str) -> toml::Table {
+    let out = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let status = std::process::Command::new(python())
+        .arg(root.join("notebooks-export").join(script))
+        .args(["--data", root.join("training-data").join(data).to_str().unwrap()])
+        .args(["--out", out.path().to_str().unwrap(), "--version", version])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script} failed");
+    let committed = root.join("models").join(model).join(version);
+    let fresh = out.path().join(model).join(version);
+    let card = |dir: &Path| -> toml::Table {
+        toml::from_str(&std::fs::read_to_string(dir.join("card.toml")).unwrap()).unwrap()
+    };
+    let (a, b) = (card(&committed), card(&fresh));
+    assert_eq!(a["provenance"]["training_data_sha256"], b["provenance"]["training_data_sha256"]);
+    assert_eq!(a["provenance"]["metrics"], b["provenance"]["metrics"], "metrics differ from the committed card");
+    assert_eq!(a["evaluation"], b["evaluation"]);
+    assert_eq!(a["input"], b["input"]);
+    assert_eq!(
+        std::fs::read(committed.join("model.onnx")).unwrap(),
+        std::fs::read(fresh.join("model.onnx")).unwrap(),
+        "the committed model.onnx is not what the script produces"
+    );
+    a
+}
+
 /// The project's Python interpreter (`.venv`), which the test command installs.
 pub fn python() -> PathBuf {
     let python = repo_root().join(".venv/bin/python");

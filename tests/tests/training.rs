@@ -1,37 +1,13 @@
 //! The newest committed wheel-health model (1.1.0) is what the notebooks-export script makes from the committed
 //! training data: same training-data hash, same metrics, same ONNX bytes.
 
-use prognos_tests::{python, repo_root};
+use prognos_tests::assert_training_reproduces;
 
 #[test]
 fn the_training_script_reproduces_the_committed_wheel_model_and_its_metrics() {
-    let out = tempfile::tempdir().unwrap();
-    let root = repo_root();
-    let status = std::process::Command::new(python())
-        .arg(root.join("notebooks-export/train_wheel_model.py"))
-        .args(["--data", root.join("training-data/wheels").to_str().unwrap()])
-        .args(["--out", out.path().to_str().unwrap(), "--version", "1.1.0"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "train_wheel_model.py failed");
-    let committed = root.join("models/wheel-health/1.1.0");
-    let fresh = out.path().join("wheel-health/1.1.0");
-    let card = |dir: &std::path::Path| -> toml::Table {
-        toml::from_str(&std::fs::read_to_string(dir.join("card.toml")).unwrap()).unwrap()
-    };
-    let (a, b) = (card(&committed), card(&fresh));
-    assert_eq!(a["provenance"]["training_data_sha256"], b["provenance"]["training_data_sha256"]);
-    assert_eq!(a["provenance"]["metrics"], b["provenance"]["metrics"], "metrics differ from the committed card");
-    assert_eq!(a["evaluation"], b["evaluation"]);
-    assert_eq!(a["input"], b["input"]);
+    let a = assert_training_reproduces("train_wheel_model.py", "wheels", "wheel-health", "1.1.0");
     let metrics = &a["provenance"]["metrics"];
     assert!(metrics["recall_severe_at_threshold"].as_float().unwrap() >= 0.95);
     assert!(metrics["false_positive_rate_healthy"].as_float().unwrap() <= 0.02);
     assert!(metrics["roc_auc"].as_float().unwrap() >= 0.98, "issue target: ROC AUC >= 0.98 on the held-out seeds");
-    assert_eq!(
-        std::fs::read(committed.join("model.onnx")).unwrap(),
-        std::fs::read(fresh.join("model.onnx")).unwrap(),
-        "the committed model.onnx is not what the script produces"
-    );
 }
