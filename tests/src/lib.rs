@@ -183,8 +183,19 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Cancels the app and waits for it to stop.
+    /// Cancels the app and waits for it to stop. Its folder is deleted.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    /// Cancels the app, waits for it to stop and hands back its folder (data, store, models), so that a
+    /// restart can run on the same data. Dropping the returned folder deletes it.
+    pub async fn stop_keeping_dir(mut self) -> tempfile::TempDir {
+        self.halt().await;
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    async fn halt(&mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             task.await.unwrap().unwrap();

@@ -77,7 +77,11 @@ def build(rows: np.ndarray, targets: list[float | None]) -> tuple[onnx.ModelProt
             helper.make_node("Add", ["rise01", "base"], ["raw"]),
         ]
     else:
-        nodes.append(helper.make_node("Add", ["zero", "base"], ["raw"]))
+        # One row: a constant score, still one per input row ([N, 1]), like the step graph's.
+        nodes += [
+            helper.make_node("Mul", ["xk", "zero"], ["flat"]),
+            helper.make_node("Add", ["flat", "base"], ["raw"]),
+        ]
     nodes.append(helper.make_node("Clip", ["raw", "zero", "one"], ["p"]))
     if nan_rows:
         centres = np.array([[rows[i, k] for i in nan_rows]], dtype=np.float32)
@@ -130,6 +134,8 @@ def check(model: onnx.ModelProto, rows: np.ndarray, targets: list[float | None])
     warm = np.array([[p(i) for i in range(width)] for p in (lambda i: 0.0, lambda i: 1.0, lambda i: -float(i),
                                                              lambda i: i * 0.5)], dtype=np.float32)
     out = sess.run(["probabilities"], {"features": warm})[0]
+    if out.shape != (len(warm), 2):
+        sys.exit(f"warm-up rows scored as shape {out.shape}, not one row each")
     if not np.all(np.isfinite(out)) or np.max(np.abs(out.sum(axis=1) - 1)) > 1e-4:
         sys.exit(f"warm-up rows are not probability distributions: {out}")
 

@@ -79,7 +79,6 @@ async fn a_provider_outage_ends_with_every_notification_delivered_exactly_once()
 }
 
 #[tokio::test]
-#[ignore = "known bug: in the first full CI run the app of this test did not become ready within 60 s (run alone it was never run); under investigation"]
 async fn test_send_reaches_every_contact_and_notifier_health_is_reported() {
     let setup = Setup {
         levels: format!(

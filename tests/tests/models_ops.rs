@@ -259,9 +259,7 @@ async fn swaps_under_load_fail_no_request() {
     app.stop().await;
 }
 
-/// KNOWN BUG (open): the restarted app never reports ready in this scenario; the swap and feedback tests pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known bug: after a rollback, a restart on the same data never becomes ready (under investigation)"]
 async fn the_chosen_version_survives_a_restart() {
     let app = TestApp::spawn_with(&[], |s| {
         install_copy(&s.models.dir, "1.0.0");
@@ -275,9 +273,8 @@ async fn the_chosen_version_survives_a_restart() {
     let (status, _) = post_json(&app, &format!("/v1/models/{MODEL}/activate"), json!({"version": "1.2.0"})).await;
     assert_eq!(status, 200);
     // Restart on the same data and models: the chosen version (1.2.0, not the highest 1.3.0) serves again.
-    let dir = app.dir.path().to_path_buf();
-    let settings = TestApp::settings(&dir);
-    app.stop().await;
+    let dir = app.stop_keeping_dir().await;
+    let settings = TestApp::settings(dir.path());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let again = prognos_server::Application::build(settings, shutdown.clone()).await.unwrap();
     let state = again.state().clone();

@@ -5,12 +5,14 @@
 //! older than `--max-age-hours` (the state the inspector saw). The label is the outcome (`healthy` or the failure
 //! mode); the severity is the inspector's, or 0 for healthy and `--failure-severity` for a failure without one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::SecondsFormat;
 use prognos_core::Settings;
 use prognos_store::{LabelledRow, Store};
+
+use crate::ingest::files::write_atomically;
 
 /// Options of one export.
 #[derive(Debug, Clone)]
@@ -88,19 +90,6 @@ pub async fn export(store: &Store, opts: &ExportOptions) -> anyhow::Result<Expor
         .map(|i| format!("{}@{}", i.asset_id, i.inspected_at.to_rfc3339_opts(SecondsFormat::Secs, true)))
         .collect();
     Ok(ExportSummary { path, rows: rows.len(), unmatched })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// `prognos export training-data`.

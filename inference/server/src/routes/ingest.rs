@@ -28,9 +28,9 @@ pub async fn ingest(
         .ok_or_else(|| ApiError::NotFound(format!("no inverter pipeline named {pipeline:?}")))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    let result = match mime.as_str() {
-        "application/json" | "" => p.ingest_json(&body).await,
-        "text/csv" | "application/csv" => p.ingest_csv_bytes(body.to_vec()).await,
+    let csv = match mime.as_str() {
+        "application/json" | "" => false,
+        "text/csv" | "application/csv" => true,
         other => {
             return Err(ApiError::Invalid {
                 code: "unsupported_media_type",
@@ -38,6 +38,17 @@ pub async fn ingest(
             })
         }
     };
+    // The batch is stored on its own task: a client that hangs up mid-request drops this handler, and that
+    // must not cut a store transaction short (sqlx does not promise a clean connection after a cancelled
+    // one). The batch is then stored whole, and a retry by the client counts it as duplicates.
+    let batch = tokio::spawn(async move {
+        if csv {
+            p.ingest_csv_bytes(body.to_vec()).await
+        } else {
+            p.ingest_json(&body).await
+        }
+    });
+    let result = batch.await.map_err(|e| ApiError::Internal(format!("ingest task: {e}")))?;
     match result {
         Ok(report) => Ok(Json(report)),
         Err(IngestError::Format(e)) => Err(ApiError::Invalid { code: "unreadable_batch", message: e.to_string() }),

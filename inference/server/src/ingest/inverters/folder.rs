@@ -12,7 +12,7 @@ use prognos_core::pipeline::DropFolder;
 use tokio_util::sync::CancellationToken;
 
 use super::{IngestError, InverterPipeline};
-use crate::ingest::wheels::process::{move_into, write_atomically};
+use crate::ingest::files::{move_into, write_atomically};
 
 /// Watches one pipeline's drop folder.
 pub struct DropWatcher {
@@ -94,26 +94,25 @@ impl DropWatcher {
                 tracing::info!(pipeline = self.pipeline.name(), file = %name, rows = report.rows,
                     accepted = report.accepted, duplicate = report.duplicate, rejected = report.rejected,
                     windows = report.windows, scored = report.scored, "file ingested");
-                match move_into(path, &self.archive) {
-                    Ok(target) => {
-                        let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-                        let report_path = target.with_file_name(format!("{name}.report.json"));
-                        if let Err(e) = write_atomically(&report_path, &json) {
-                            tracing::warn!(error = %e, "could not write the ingest report");
-                        }
-                    }
-                    Err(e) => tracing::warn!(file = %name, error = %e, "could not archive an ingested file"),
+                // The report first: a file in the archive always has its report beside it.
+                let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+                if let Err(e) = write_atomically(&self.archive.join(format!("{name}.report.json")), &json) {
+                    tracing::warn!(error = %e, "could not write the ingest report");
+                }
+                if let Err(e) = move_into(path, &self.archive) {
+                    tracing::warn!(file = %name, error = %e, "could not archive an ingested file");
                 }
                 true
             }
             Err(IngestError::Format(e)) => {
                 tracing::warn!(pipeline = self.pipeline.name(), file = %name, reason = %e, "file quarantined");
-                if let Err(err) = move_into(path, &self.quarantine) {
-                    tracing::error!(file = %name, error = %err, "could not quarantine a refused file");
-                }
+                // The reason first: a quarantined file always has its reason beside it.
                 let reason_path = self.quarantine.join(format!("{name}.reason"));
                 if let Err(err) = write_atomically(&reason_path, format!("{e}\n").as_bytes()) {
                     tracing::error!(error = %err, "could not write the quarantine reason");
+                }
+                if let Err(err) = move_into(path, &self.quarantine) {
+                    tracing::error!(file = %name, error = %err, "could not quarantine a refused file");
                 }
                 if let Err(err) = self
                     .pipeline

@@ -2,7 +2,7 @@
 //! wheel, score, store in one transaction, then archive. Bad input is quarantined with its reason; a fault on
 //! our side (store, model) leaves the files in place to be retried, so nothing accepted is ever lost.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::filename::parse_stem;
 use super::pairs::ReadyPair;
 use super::WheelPipeline;
+use crate::ingest::files::{move_into, write_atomically};
 
 /// A capture read and featurized, not yet scored.
 #[derive(Debug, Clone)]
@@ -197,6 +198,11 @@ impl WheelPipeline {
     pub async fn quarantine(&self, stem: &Path, camera: &str, reason: &str) -> Outcome {
         let dir = self.quarantine_dir.join(camera);
         let name = stem.file_name().and_then(|s| s.to_str()).unwrap_or("capture").to_string();
+        // The reason first: a quarantined capture always has its reason beside it.
+        let reason_path = dir.join(format!("{name}.reason"));
+        if let Err(e) = write_atomically(&reason_path, format!("{reason}\n").as_bytes()) {
+            tracing::error!(path = %reason_path.display(), error = %e, "could not write the quarantine reason");
+        }
         for ext in ["xml", "dat"] {
             let path = stem.with_extension(ext);
             if path.exists() {
@@ -205,34 +211,9 @@ impl WheelPipeline {
                 }
             }
         }
-        let reason_path = dir.join(format!("{name}.reason"));
-        if let Err(e) = write_atomically(&reason_path, format!("{reason}\n").as_bytes()) {
-            tracing::error!(path = %reason_path.display(), error = %e, "could not write the quarantine reason");
-        }
         if let Err(e) = self.store.record_quarantine(&format!("{camera}/{name}"), reason, Utc::now()).await {
             tracing::error!(error = %e, "could not record a quarantined capture in the store");
         }
         Outcome::Quarantined(reason.to_string())
     }
-}
-
-/// Renames `path` into `dir` (created if needed), keeping its name.
-pub fn move_into(path: &Path, dir: &Path) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let target = dir.join(path.file_name().unwrap_or_default());
-    std::fs::rename(path, &target)?;
-    Ok(target)
-}
-
-/// Writes a file via a temporary name, fsync and rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
