@@ -134,6 +134,16 @@ pub struct ModelSettings {
     pub queue_capacity: usize,
     /// Model names to serve; empty serves every model in `dir`. Default empty.
     pub serve: Vec<String>,
+    /// Input drift is measured over this many of the newest rows each model version scored. Default 1,000.
+    pub drift_window_rows: usize,
+    /// Rows a version must have scored before its drift (PSI per feature) is reported. Default 200.
+    pub drift_min_rows: usize,
+    /// How often drift is published to `/metrics` and judged by the alert engine, in milliseconds. Default 5,000.
+    pub drift_check_ms: u64,
+    /// The features that pulled a capture's score down most, stored with each prediction and named in alerts
+    /// (each feature set to its training median in turn, scored in the same batch); 0 turns explanations off.
+    /// Default 3.
+    pub explain_top: usize,
 }
 
 impl Default for ModelSettings {
@@ -147,6 +157,10 @@ impl Default for ModelSettings {
             max_batch_rows: 1024,
             queue_capacity: 4096,
             serve: Vec::new(),
+            drift_window_rows: 1000,
+            drift_min_rows: 200,
+            drift_check_ms: 5000,
+            explain_top: 3,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::distribution::TrainingDistribution;
 use crate::error::{Result, ScoringError};
 
 /// A model card, as written next to `model.onnx` by the training scripts (format: `models/README.md`).
@@ -31,6 +32,10 @@ pub struct ModelCard {
     /// Free-form evaluation tables written by the training script (recall by failure mode, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<toml::Table>,
+    /// The training distribution of each feature (drift and explanations); without it, drift is unknown and
+    /// predictions carry no explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_distribution: Option<TrainingDistribution>,
 }
 
 /// The element type of the feature input.
@@ -169,6 +174,9 @@ impl ModelCard {
         }
         if !(0.0..=100.0).contains(&self.alert.threshold) {
             return Err(format!("alert.threshold {} is outside 0..100", self.alert.threshold));
+        }
+        if let Some(dist) = &self.training_distribution {
+            dist.check(&self.input.features)?;
         }
         Ok(())
     }

@@ -5,7 +5,10 @@
 
 pub mod card;
 pub mod contract;
+pub mod distribution;
+pub mod drift;
 pub mod error;
+pub mod explain;
 pub mod model;
 pub mod registry;
 pub mod runtime;
@@ -14,7 +17,10 @@ pub mod shadow;
 pub mod worker;
 
 pub use card::{InputDtype, ModelCard, OutputKind};
+pub use distribution::{FeatureDistribution, TrainingDistribution};
+pub use drift::{DriftOptions, DriftReport, DriftWindow, FeatureDrift};
 pub use error::{Result, ScoringError};
+pub use explain::Driver;
 pub use model::{Model, SessionOptions, CARD_FILE, MODEL_FILE};
 pub use registry::{scan, serve, serve_staged, version_order, RegistryEntry};
 pub use runtime::{RuntimeLocator, DYLIB_NAME};

@@ -9,7 +9,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::oneshot;
 
 use crate::card::ModelCard;
+use crate::drift::{DriftOptions, DriftReport, DriftWindow};
 use crate::error::{Result, ScoringError};
+use crate::explain::{perturbed, split, Driver};
 use crate::model::Model;
 use crate::shadow::Shadow;
 
@@ -59,11 +61,13 @@ pub struct WorkerOptions {
     pub max_batch_rows: usize,
     /// Jobs waiting beyond this are refused with [`ScoringError::Overloaded`].
     pub queue_capacity: usize,
+    /// How input drift is measured against the card's training distribution.
+    pub drift: DriftOptions,
 }
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        Self { workers: 1, max_batch_rows: 1024, queue_capacity: 4096 }
+        Self { workers: 1, max_batch_rows: 1024, queue_capacity: 4096, drift: DriftOptions::default() }
     }
 }
 
@@ -81,6 +85,10 @@ pub struct ModelHandle {
     tx: Sender<Job>,
     /// A candidate scoring the same rows beside this (active) version, set by [`crate::ModelSet::resolve`].
     shadow: Option<Arc<Shadow>>,
+    /// The rolling window of scored inputs (absent when the card has no training distribution).
+    drift: Option<Arc<DriftWindow>>,
+    /// The training median of each feature, in card order (absent when the card has no training distribution).
+    medians: Option<Arc<Vec<f32>>>,
 }
 
 impl std::fmt::Debug for ModelHandle {
@@ -105,12 +113,27 @@ impl ModelHandle {
                 .spawn(move || work(model, rx, max_rows))
                 .map_err(|e| ScoringError::Input(format!("cannot start a scoring thread: {e}")))?;
         }
-        Ok(Self { card, tx, shadow: None })
+        let drift = DriftWindow::for_card(&card, opts.drift).map(Arc::new);
+        if drift.is_none() {
+            tracing::info!(model = %card.id(), "the card has no training distribution: input drift is unknown");
+        }
+        let medians = card
+            .training_distribution
+            .as_ref()
+            .and_then(|d| d.medians(&card.input.features))
+            .map(|m| Arc::new(m.into_iter().map(|v| v as f32).collect()));
+        Ok(Self { card, tx, shadow: None, drift, medians })
     }
 
     /// The same handle with `shadow` scoring beside it.
     pub(crate) fn with_shadow(&self, shadow: Option<Arc<Shadow>>) -> Self {
-        Self { card: Arc::clone(&self.card), tx: self.tx.clone(), shadow }
+        Self {
+            card: Arc::clone(&self.card),
+            tx: self.tx.clone(),
+            shadow,
+            drift: self.drift.clone(),
+            medians: self.medians.clone(),
+        }
     }
 
     /// The version this handle scores with.
@@ -121,6 +144,11 @@ impl ModelHandle {
     /// Whether a shadow candidate scores beside this handle.
     pub fn has_shadow(&self) -> bool {
         self.shadow.is_some()
+    }
+
+    /// The input drift of this version so far; `None` when its card has no training distribution.
+    pub fn drift_report(&self) -> Option<DriftReport> {
+        self.drift.as_ref().map(|d| d.report())
     }
 
     /// The card of the served model.
@@ -153,15 +181,62 @@ impl ModelHandle {
 
     /// Scores a batch for `subject` (the asset the rows describe, when known). When a shadow candidate is
     /// attached, it gets the same rows on its own worker at the same time; its result is compared in the
-    /// background and never delays or changes this answer.
+    /// background and never delays or changes this answer. Rows scored successfully join the drift window.
     pub async fn score_for(&self, batch: FeatureBatch, subject: Option<&str>) -> Result<Scores> {
         let shadow = self.shadow.as_ref().and_then(|s| s.submit(&batch).map(|rx| (Arc::clone(s), rx)));
+        let binned = self.drift.as_ref().map(|d| d.bin_rows(&batch.values, batch.rows));
         let rx = self.submit(batch)?;
         let scores = rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))??;
+        if let (Some(drift), Some(binned)) = (&self.drift, binned) {
+            drift.push(binned);
+        }
         if let Some((shadow, rx)) = shadow {
             shadow.observe(rx, scores.clone(), subject.map(str::to_owned));
         }
         Ok(scores)
+    }
+
+    /// Whether this version can explain its scores (its card has training medians).
+    pub fn can_explain(&self) -> bool {
+        self.medians.is_some()
+    }
+
+    /// Like [`ModelHandle::score_for`], and names for each row the (at most) `top` features that pulled its score
+    /// down most (see [`crate::explain`]): each row is scored together with one copy per feature set to its
+    /// training median, in the same batch. Rows get no drivers when the card has no training distribution or
+    /// `top` is 0. Only the rows themselves reach the shadow candidate and the drift window.
+    pub async fn score_explained(
+        &self,
+        batch: FeatureBatch,
+        subject: Option<&str>,
+        top: usize,
+    ) -> Result<(Scores, Vec<Vec<Driver>>)> {
+        let Some(medians) = self.medians.clone().filter(|_| top > 0) else {
+            let rows = batch.rows;
+            return Ok((self.score_for(batch, subject).await?, vec![Vec::new(); rows]));
+        };
+        let width = medians.len();
+        if batch.values.len() != batch.rows * width {
+            return Err(ScoringError::Input(format!(
+                "batch has {} values, expected {} rows x {width} features",
+                batch.values.len(),
+                batch.rows
+            )));
+        }
+        let shadow = self.shadow.as_ref().and_then(|s| s.submit(&batch).map(|rx| (Arc::clone(s), rx)));
+        let binned = self.drift.as_ref().map(|d| d.bin_rows(&batch.values, batch.rows));
+        let expanded =
+            FeatureBatch { values: perturbed(&batch.values, batch.rows, &medians), rows: batch.rows * (width + 1) };
+        let rx = self.submit(expanded)?;
+        let all = rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))??;
+        let (scores, drivers) = split(&all, &batch.values, &medians, &self.card.input.features, top);
+        if let (Some(drift), Some(binned)) = (&self.drift, binned) {
+            drift.push(binned);
+        }
+        if let Some((shadow, rx)) = shadow {
+            shadow.observe(rx, scores.clone(), subject.map(str::to_owned));
+        }
+        Ok((scores, drivers))
     }
 
     /// Hands a batch to the workers; the receiver gets the scores (used by the shadow tap).

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod dashboard;
+pub mod drift;
 pub mod ingest;
 pub mod model_ops;
 pub mod routes;

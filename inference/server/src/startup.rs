@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prognos_core::Settings;
-use prognos_scoring::{RuntimeLocator, SessionOptions, WorkerOptions};
+use prognos_scoring::{DriftOptions, RuntimeLocator, SessionOptions, WorkerOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +43,10 @@ pub fn worker_options(settings: &Settings) -> WorkerOptions {
         workers: settings.models.workers,
         max_batch_rows: settings.models.max_batch_rows,
         queue_capacity: settings.models.queue_capacity,
+        drift: DriftOptions {
+            window_rows: settings.models.drift_window_rows,
+            min_rows: settings.models.drift_min_rows,
+        },
     }
 }
 
@@ -83,11 +87,12 @@ impl Application {
             None => Vec::new(),
         };
         pipelines.push(crate::model_ops::watch::spawn(state.clone(), shutdown.clone())?);
+        pipelines.push(crate::drift::spawn(state.clone(), engine.clone(), &files, shutdown.clone()));
         let mut inverter_files = Vec::new();
         for (path, file) in pipeline_files {
             match file.pipeline.kind {
                 PipelineKind::WheelCameras => {
-                    let pipeline = WheelPipeline::new(
+                    let mut pipeline = WheelPipeline::new(
                         file,
                         &state.settings.data_dir,
                         state.store.clone(),
@@ -95,6 +100,7 @@ impl Application {
                         engine.clone(),
                     )
                     .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
+                    pipeline.explain_top = state.settings.models.explain_top;
                     pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
                 }
                 PipelineKind::InverterMetrics => inverter_files.push(file),

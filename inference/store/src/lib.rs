@@ -54,8 +54,8 @@ pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter}
 pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
 pub use readings::{NewWindowRow, ReadingsOutcome};
 pub use records::{
-    AssetKind, AssetRecord, Backend, CaptureRecord, FeatureValues, NewCapture, NewPrediction, PredictionRecord,
-    QuarantineRecord, RecordOutcome,
+    AssetKind, AssetRecord, Backend, CaptureRecord, Contribution, FeatureValues, NewCapture, NewPrediction,
+    PredictionRecord, QuarantineRecord, RecordOutcome,
 };
 pub use retention::{RetainedTable, RetentionReport, RAW_WATERMARK};
 pub use time::stored as stored_timestamp;

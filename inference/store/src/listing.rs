@@ -102,6 +102,7 @@ struct SummaryRow {
     probabilities: Option<String>,
     scored_at: Option<Ts>,
     observed_at: Option<Ts>,
+    explanation: Option<String>,
 }
 
 /// `WHERE` clauses with `$N` placeholders numbered as arguments are added.
@@ -163,7 +164,7 @@ impl Store {
         let sql = format!(
             "SELECT a.id AS a_id, a.kind AS a_kind, a.site AS a_site, a.first_seen AS a_first_seen, \
              a.last_seen AS a_last_seen, p.id, p.asset_id, p.capture_id, p.model, p.model_version, p.health_score, \
-             p.label, p.probabilities, p.scored_at, p.observed_at \
+             p.label, p.probabilities, p.scored_at, p.observed_at, p.explanation \
              FROM assets a LEFT JOIN predictions p ON p.id = (SELECT q.id FROM predictions q \
              WHERE q.asset_id = a.id ORDER BY q.observed_at DESC, q.id DESC LIMIT 1){where_sql} \
              ORDER BY a.id{limit}"
@@ -232,6 +233,7 @@ fn summary(r: SummaryRow) -> Result<AssetSummary, StoreError> {
                 probabilities: crate::json::decode_pairs("predictions.probabilities", &probs)?,
                 scored_at: scored_at.0,
                 observed_at: observed_at.0,
+                explanation: crate::read::decode_explanation(r.explanation.as_deref())?,
             })
         }
         _ => None,

@@ -12,7 +12,8 @@ use crate::{
 };
 
 pub(crate) const PREDICTION_COLUMNS: &str =
-    "id, asset_id, capture_id, model, model_version, health_score, label, probabilities, scored_at, observed_at";
+    "id, asset_id, capture_id, model, model_version, health_score, label, probabilities, scored_at, observed_at, \
+     explanation";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PredictionRow {
@@ -26,6 +27,16 @@ pub(crate) struct PredictionRow {
     probabilities: String,
     scored_at: Ts,
     observed_at: Ts,
+    explanation: Option<String>,
+}
+
+/// Reads a stored explanation (`predictions.explanation`).
+pub(crate) fn decode_explanation(text: Option<&str>) -> Result<Option<Vec<crate::Contribution>>, StoreError> {
+    text.map(|t| {
+        serde_json::from_str(t)
+            .map_err(|e| StoreError::Corrupt { what: "predictions.explanation", detail: e.to_string() })
+    })
+    .transpose()
 }
 
 impl TryFrom<PredictionRow> for PredictionRecord {
@@ -43,6 +54,7 @@ impl TryFrom<PredictionRow> for PredictionRecord {
             label: row.label,
             scored_at: row.scored_at.0,
             observed_at: row.observed_at.0,
+            explanation: decode_explanation(row.explanation.as_deref())?,
         })
     }
 }
@@ -185,6 +197,15 @@ impl Store {
         );
         let rows: Vec<PredictionRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql).bind(asset_id).bind(limit).fetch_all(pool).await?
+        });
+        predictions(rows)
+    }
+
+    /// The predictions of one capture, newest first (one per capture today).
+    pub async fn predictions_for_capture(&self, capture_id: i64) -> Result<Vec<PredictionRecord>, StoreError> {
+        let sql = format!("SELECT {PREDICTION_COLUMNS} FROM predictions WHERE capture_id = $1 ORDER BY id DESC");
+        let rows: Vec<PredictionRow> = on_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(capture_id).fetch_all(pool).await?
         });
         predictions(rows)
     }

@@ -137,6 +137,28 @@ pub struct PredictionRecord {
     pub scored_at: DateTime<Utc>,
     /// When its input was observed (a capture's capture time, a window's end): the time axis of trends.
     pub observed_at: DateTime<Utc>,
+    /// The features that pulled the score down most, most negative first; `None` when it was not explained.
+    pub explanation: Option<Vec<Contribution>>,
+}
+
+/// One feature that pulled a prediction's health score down: with the feature at its training median instead
+/// of `value`, the model scored `-contribution` points more.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Contribution {
+    /// The feature's name.
+    pub feature: String,
+    /// Its value in the scored row (NaN when missing; stored as JSON `null`).
+    #[serde(deserialize_with = "null_as_nan")]
+    pub value: f64,
+    /// The training median it was compared with.
+    pub median: f64,
+    /// Health as scored minus health with the feature at its median (negative: it pulled the score down).
+    pub contribution: f64,
+}
+
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A stored capture.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::connect::{on_pool, Pool};
 use crate::json::encode_pairs;
 use crate::time::Ts;
-use crate::{AssetKind, FeatureValues, NewCapture, NewPrediction, RecordOutcome, Store, StoreError};
+use crate::{AssetKind, Contribution, FeatureValues, NewCapture, NewPrediction, RecordOutcome, Store, StoreError};
 
 /// Creates the site or widens its first/last-seen span.
 const UPSERT_SITE: &str = "\
@@ -38,8 +38,8 @@ RETURNING id";
 
 const INSERT_PREDICTION: &str = "\
 INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, health_score, label,
-    probabilities, scored_at, observed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    probabilities, scored_at, observed_at, explanation)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 pub(crate) const CAPTURE_ID_BY_HASH: &str = "SELECT id FROM captures WHERE content_hash = $1";
 
@@ -99,7 +99,27 @@ impl Store {
         features: &FeatureValues,
         prediction: &NewPrediction,
     ) -> Result<RecordOutcome, StoreError> {
+        self.record_explained_capture(capture, features, prediction, None).await
+    }
+
+    /// Like [`Store::record_scored_capture`], with the features that pulled the score down most stored with the
+    /// prediction (`predictions.explanation`).
+    pub async fn record_explained_capture(
+        &self,
+        capture: &NewCapture,
+        features: &FeatureValues,
+        prediction: &NewPrediction,
+        explanation: Option<&[Contribution]>,
+    ) -> Result<RecordOutcome, StoreError> {
         check(capture, features, prediction)?;
+        if let Some(bad) = explanation.into_iter().flatten().find(|c| {
+            c.feature.is_empty() || c.value.is_infinite() || !c.median.is_finite() || !c.contribution.is_finite()
+        }) {
+            return Err(StoreError::InvalidInput(format!("explanation entry {bad:?} is not storable")));
+        }
+        let explanation_json = explanation
+            .map(|e| serde_json::to_string(e).map_err(|e| StoreError::InvalidInput(format!("explanation: {e}"))))
+            .transpose()?;
         let feature_json = encode_pairs(
             "feature names",
             features.names.iter().map(String::as_str).zip(features.values.iter().copied()),
@@ -169,6 +189,7 @@ impl Store {
                 .bind(&probabilities_json)
                 .bind(Ts::new(prediction.scored_at))
                 .bind(captured_at)
+                .bind(&explanation_json)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;

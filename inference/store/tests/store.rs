@@ -6,7 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{at, capture, features, prediction, record, TestDb};
-use prognos_store::{stored_timestamp, AssetKind, Backend, RecordOutcome, Store, StoreError, SQLITE_MIGRATIONS};
+use prognos_store::{
+    stored_timestamp, AssetFilter, AssetKind, Backend, Contribution, RecordOutcome, Store, StoreError,
+    SQLITE_MIGRATIONS,
+};
 use tokio::sync::Barrier;
 
 prognos_store::on_both_backends!(
@@ -21,6 +24,7 @@ prognos_store::on_both_backends!(
     asset_span_widens_with_out_of_order_captures,
     non_finite_features_read_back_as_nan,
     invalid_input_is_refused_and_writes_nothing,
+    explanations_read_back_with_their_prediction,
 );
 
 fn expected_backend(db: &TestDb) -> Backend {
@@ -333,6 +337,37 @@ async fn invalid_input_is_refused_and_writes_nothing(db: &TestDb) {
     assert!(matches!(store.latest_predictions(-1).await, Err(StoreError::InvalidInput(_))));
     assert_eq!(store.count_captures().await.unwrap(), 0);
     assert_eq!(store.asset("W60").await.unwrap(), None);
+    store.close().await;
+}
+
+async fn explanations_read_back_with_their_prediction(db: &TestDb) {
+    let store = db.connect().await;
+    let explanation = vec![
+        Contribution { feature: "flat_spot".into(), value: 0.75, median: 0.01, contribution: -41.5 },
+        Contribution { feature: "crack_len".into(), value: f64::NAN, median: 2.0, contribution: -3.25 },
+    ];
+    let (f, p) = (features(1.0), prediction(40.0, at(1)));
+    let outcome = store.record_explained_capture(&capture("e1", "W70", at(0)), &f, &p, Some(&explanation)).await;
+    assert!(matches!(outcome.unwrap(), RecordOutcome::Inserted(_)));
+    store.record_scored_capture(&capture("e2", "W71", at(0)), &f, &prediction(90.0, at(2))).await.unwrap();
+
+    let got = store.predictions_for_asset("W70", 10).await.unwrap();
+    let back = got[0].explanation.clone().expect("stored with its prediction");
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0], explanation[0], "order and values survive");
+    assert_eq!(back[1].feature, "crack_len");
+    assert!(back[1].value.is_nan(), "a missing value reads back as NaN");
+    let by_capture = store.predictions_for_capture(got[0].capture_id.unwrap()).await.unwrap();
+    assert_eq!(by_capture[0].explanation.as_ref().map(Vec::len), Some(2));
+    assert_eq!(store.predictions_for_asset("W71", 10).await.unwrap()[0].explanation, None, "not explained");
+    let listed = store.list_assets(&AssetFilter { limit: 10, ..AssetFilter::default() }).await.unwrap();
+    let w70 = listed.iter().find(|a| a.asset.id == "W70").unwrap();
+    assert_eq!(w70.latest.as_ref().unwrap().explanation.as_ref().map(Vec::len), Some(2), "asset listing too");
+
+    let bad = vec![Contribution { feature: String::new(), value: 1.0, median: 0.0, contribution: -1.0 }];
+    let err = store.record_explained_capture(&capture("e3", "W72", at(0)), &f, &p, Some(&bad)).await;
+    assert!(matches!(err, Err(StoreError::InvalidInput(_))), "{err:?}");
+    assert_eq!(store.asset("W72").await.unwrap(), None);
     store.close().await;
 }
 

@@ -10,6 +10,8 @@ use super::AlertError;
 pub const HEALTH_RULE: &str = "health";
 /// The rule key of no-data alerts in the store.
 pub const NO_DATA_RULE: &str = "no_data";
+/// The rule key of input-drift alerts in the store (one per model; the alert's asset is the model's name).
+pub const DRIFT_RULE: &str = "drift";
 /// The prefix of range rules' keys in the store (`range:<metric>`).
 pub const RANGE_RULE_PREFIX: &str = "range:";
 
@@ -33,6 +35,29 @@ pub struct HealthRule {
 impl Default for HealthRule {
     fn default() -> Self {
         HealthRule { threshold: 70.0, hysteresis: 5.0, for_count: 1, for_s: 0, repeat_interval_s: 3600 }
+    }
+}
+
+/// Fires when a model's inputs drift away from its training data: the population stability index of any feature,
+/// over the recent rows the active version scored, above `threshold`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftRule {
+    /// A highest per-feature PSI above this breaches the rule. Default 0.25.
+    pub threshold: f64,
+    /// A firing alert resolves only once the highest PSI is at most `threshold - hysteresis`. Default 0.05.
+    pub hysteresis: f64,
+    /// Breaching drift checks in a row needed before the alert fires. Default 1.
+    pub for_count: u32,
+    /// Seconds the breach must also have lasted before firing. Default 0.
+    pub for_s: u64,
+    /// A firing, unacknowledged alert is notified again this often, in seconds; 0 never repeats. Default 86,400.
+    pub repeat_interval_s: u64,
+}
+
+impl Default for DriftRule {
+    fn default() -> Self {
+        DriftRule { threshold: 0.25, hysteresis: 0.05, for_count: 1, for_s: 0, repeat_interval_s: 86_400 }
     }
 }
 
@@ -128,6 +153,8 @@ impl Default for Route {
 pub struct EngineConfig {
     /// The health-score rule.
     pub health: HealthRule,
+    /// The input-drift rule.
+    pub drift: DriftRule,
     /// Metric range rules (none by default).
     pub ranges: Vec<RangeRule>,
     /// No-data rules, one per watched source (none by default).
@@ -143,6 +170,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             health: HealthRule::default(),
+            drift: DriftRule::default(),
             ranges: Vec::new(),
             no_data: Vec::new(),
             route: Route::default(),
@@ -187,6 +215,17 @@ impl EngineConfig {
             return Err(invalid(format!("health.threshold {} is not a number", h.threshold)));
         }
         check_margin("health", h.hysteresis, h.for_count)?;
+        let d = &self.drift;
+        if !(d.threshold.is_finite() && d.threshold > 0.0) {
+            return Err(invalid(format!("drift.threshold {} must be a number above 0", d.threshold)));
+        }
+        check_margin("drift", d.hysteresis, d.for_count)?;
+        if d.hysteresis >= d.threshold {
+            return Err(invalid(format!(
+                "drift.hysteresis {} must be below drift.threshold {} (the alert could never resolve)",
+                d.hysteresis, d.threshold
+            )));
+        }
         let mut metrics = std::collections::HashSet::new();
         for r in &self.ranges {
             let what = format!("range rule {:?}", r.metric);
@@ -196,10 +235,10 @@ impl EngineConfig {
             match (r.min, r.max) {
                 (None, None) => return Err(invalid(format!("{what}: needs min, max or both"))),
                 (Some(a), Some(b)) if !(a.is_finite() && b.is_finite() && a < b) => {
-                    return Err(invalid(format!("{what}: min {a} must be below max {b}")))
+                    return Err(invalid(format!("{what}: min {a} must be below max {b}")));
                 }
                 (Some(v), None) | (None, Some(v)) if !v.is_finite() => {
-                    return Err(invalid(format!("{what}: bound {v} is not a number")))
+                    return Err(invalid(format!("{what}: bound {v} is not a number")));
                 }
                 _ => {}
             }
@@ -268,6 +307,8 @@ impl EngineConfig {
             if let Some(r) = self.ranges.iter().find(|r| r.metric == metric) {
                 return r.repeat_interval_s;
             }
+        } else if rule == DRIFT_RULE {
+            return self.drift.repeat_interval_s;
         } else if rule == NO_DATA_RULE {
             if let Some(r) = self.no_data.iter().find(|r| r.source == asset_id) {
                 return r.repeat_interval_s;
@@ -300,6 +341,10 @@ mod tests {
         );
         assert_eq!((c.route.name.as_str(), c.route.group_wait_ms, c.route.escalate_after_s), ("default", 2000, 900));
         assert_eq!(c.dashboard_url, "http://localhost:8080");
+        assert_eq!(
+            c.drift,
+            DriftRule { threshold: 0.25, hysteresis: 0.05, for_count: 1, for_s: 0, repeat_interval_s: 86_400 }
+        );
         c.validate().unwrap();
     }
 
@@ -313,6 +358,12 @@ mod tests {
         let mut c = valid();
         c.route.levels[0][0].sms = None;
         assert!(c.validate().is_err(), "no channel");
+        let mut c = valid();
+        c.drift.hysteresis = c.drift.threshold;
+        assert!(c.validate().is_err(), "a drift alert that could never resolve");
+        let mut c = valid();
+        c.drift.threshold = f64::NAN;
+        assert!(c.validate().is_err());
         let mut c = valid();
         c.health.for_count = 0;
         assert!(c.validate().is_err());

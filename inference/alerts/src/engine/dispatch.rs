@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use prognos_store::{AlertFilter, AlertRecord, AlertState, AlertTx, AssetKind, NewNotification, Notice};
 use sha2::{Digest, Sha256};
 
-use super::config::{Contact, EngineConfig, HEALTH_RULE, NO_DATA_RULE};
+use super::config::{Contact, EngineConfig, DRIFT_RULE, HEALTH_RULE, NO_DATA_RULE};
 use super::message::{self, Context, Item, Kind};
 use super::{events, AlertError};
 use crate::notify::Channel;
@@ -76,6 +76,9 @@ fn due(config: &EngineConfig, alert: &mut AlertRecord, group_ready: bool, now: D
 async fn noun(tx: &mut AlertTx, alert: &AlertRecord) -> Result<&'static str, AlertError> {
     if alert.rule == NO_DATA_RULE {
         return Ok("source");
+    }
+    if alert.rule == DRIFT_RULE {
+        return Ok("model");
     }
     Ok(match tx.asset_kind(&alert.asset_id).await? {
         Some(AssetKind::Wheel) => "wheel",

@@ -34,7 +34,8 @@ use prognos_store::{AckOutcome, AlertFilter, AlertRecord, NewAlert, NewSilence, 
 use serde_json::{json, Value};
 
 pub use config::{
-    Contact, EngineConfig, HealthRule, NoDataRule, RangeRule, Route, HEALTH_RULE, NO_DATA_RULE, RANGE_RULE_PREFIX,
+    Contact, DriftRule, EngineConfig, HealthRule, NoDataRule, RangeRule, Route, DRIFT_RULE, HEALTH_RULE, NO_DATA_RULE,
+    RANGE_RULE_PREFIX,
 };
 pub use message::MAX_SMS_SEGMENTS;
 pub use test_send::TestNotification;
@@ -142,6 +143,23 @@ impl AlertEngine {
         model: &str,
         at: DateTime<Utc>,
     ) -> Result<(), AlertError> {
+        self.observe_health_explained(pipeline, site, asset_id, health, model, &[], at).await
+    }
+
+    /// Like [`AlertEngine::observe_health`], with the features that pulled the score down most (name and
+    /// contribution in health points, most negative first): the alert keeps those of its latest score, and
+    /// messages name them.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn observe_health_explained(
+        &self,
+        pipeline: &str,
+        site: &str,
+        asset_id: &str,
+        health: f64,
+        model: &str,
+        drivers: &[(String, f64)],
+        at: DateTime<Utc>,
+    ) -> Result<(), AlertError> {
         let h = &self.config.health;
         let bounds = Bounds {
             min: Some(h.threshold),
@@ -150,7 +168,11 @@ impl AlertEngine {
             for_count: h.for_count,
             for_s: h.for_s,
         };
-        let detail = json!({ "model": model });
+        let drivers: Vec<Value> = drivers
+            .iter()
+            .map(|(feature, contribution)| json!({ "feature": feature, "contribution": contribution }))
+            .collect();
+        let detail = json!({ "model": model, "drivers": drivers });
         let rule = HEALTH_RULE;
         self.observe(Observation { rule, bounds, pipeline, site, asset_id, value: health, detail, at }).await
     }
@@ -171,6 +193,33 @@ impl AlertEngine {
         let rule = format!("{RANGE_RULE_PREFIX}{metric}");
         let detail = json!({ "min": r.min, "max": r.max });
         self.observe(Observation { rule: &rule, bounds, pipeline, site, asset_id, value, detail, at }).await
+    }
+
+    /// Judges the input drift of `model` (the highest per-feature population stability index of its active
+    /// `version`, on `feature`) against the drift rule. The alert's asset is the model's name; `pipeline` and
+    /// `site` are those the model serves (for messages and silences).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn observe_drift(
+        &self,
+        pipeline: &str,
+        site: &str,
+        model: &str,
+        version: &str,
+        feature: &str,
+        psi: f64,
+        at: DateTime<Utc>,
+    ) -> Result<(), AlertError> {
+        let d = &self.config.drift;
+        let bounds = Bounds {
+            min: None,
+            max: Some(d.threshold),
+            hysteresis: d.hysteresis,
+            for_count: d.for_count,
+            for_s: d.for_s,
+        };
+        let detail = json!({ "model": model, "version": version, "feature": feature, "psi": psi });
+        let rule = DRIFT_RULE;
+        self.observe(Observation { rule, bounds, pipeline, site, asset_id: model, value: psi, detail, at }).await
     }
 
     async fn observe(&self, o: Observation<'_>) -> Result<(), AlertError> {

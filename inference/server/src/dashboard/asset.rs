@@ -261,6 +261,12 @@ fn body(
         @if asset.kind == AssetKind::Inverter && charts.len() == 2 && charts[1].is_empty() {
             p.muted { "No " (INVERTER_FEATURE_SET) " feature rows are stored for this inverter in this range." }
         }
+        @if let Some(p) = latest.filter(|p| p.explanation.is_some()) {
+            div.card #latest-explanation {
+                h2 { "What pulled the latest score down" }
+                (pages::explanation_table(p.explanation.as_deref()))
+            }
+        }
         @for c in charts.iter().filter(|c| !c.is_empty()) {
             div.card.chart-card { (PreEscaped(c)) }
         }
@@ -291,12 +297,13 @@ fn body(
         }
         h2 { "Latest scores" }
         table #recent {
-            tr { th { "observed" } th { "health" } th {} th { "label" } th { "model" } th { "input" } }
+            tr { th { "observed" } th { "health" } th {} th { "label" } th { "model" } th { "pulled down by" } th { "input" } }
             @for p in recent {
                 tr {
                     td { (when(p.observed_at)) }
                     (pages::score_cell(p.health_score, threshold))
                     td { (p.label) } td { (p.model) " " (p.model_version) }
+                    td.drivers { (pages::explanation_names(p.explanation.as_deref())) }
                     td { @if let Some(c) = p.capture_id { a href=(format!("/captures/{c}")) { "capture " (c) } } }
                 }
             }

@@ -1,5 +1,5 @@
-//! The capture page: a wheel scan's height map and intensity as pictures, with its stored feature values, and
-//! the PNG endpoints behind the pictures.
+//! The capture page: a wheel scan's score with the features that pulled it down, its height map and intensity as
+//! pictures, its stored feature values, and the PNG endpoints behind the pictures.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -34,6 +34,10 @@ pub async fn page(
         Ok(f) => f,
         Err(e) => return internal(&caller, e),
     };
+    let predictions = match store.predictions_for_capture(id).await {
+        Ok(p) => p,
+        Err(e) => return internal(&caller, e),
+    };
     let c = &capture.capture;
     let stem_name = std::path::Path::new(&c.source).file_name().map(|n| n.to_string_lossy().into_owned());
     let files = scan::locate(&c.source, &c.camera, &dash.archive_dirs);
@@ -47,6 +51,15 @@ pub async fn page(
             tr { th { "mean height / intensity" } td { (format!("{:.3} / {:.1}", c.mean_height, c.mean_intensity)) } }
             tr { th { "file" } td { (stem_name.clone().unwrap_or_default()) } }
             tr { th { "content hash" } td { code { (c.content_hash) } } }
+        }
+        @for p in &predictions {
+            h2 { "Score" }
+            p #capture-score {
+                "Health " b { (format!("{:.1}", p.health_score)) } " (" (p.label) ") by " (p.model) " " (p.model_version)
+                ", scored " (when(p.scored_at))
+            }
+            h3 { "What pulled the score down" }
+            div #explanation { (pages::explanation_table(p.explanation.as_deref())) }
         }
         @match files {
             Ok(_) => {

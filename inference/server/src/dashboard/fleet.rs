@@ -142,6 +142,7 @@ async fn render(dash: &DashState) -> Result<Markup, StoreError> {
                 div.card { h2 { "Open alerts" } (open_alerts(&open)) }
                 div.card { h2 { "Silent data sources" } (silent_sources(&heartbeats, &silent, now)) }
                 div.card { h2 { "Failed notifications" } (failed_notifications(&failed)) }
+                div.card { h2 { "Model inputs" } (super::models::fleet_table(dash)) }
             }
         }
         div.card {

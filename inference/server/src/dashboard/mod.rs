@@ -2,13 +2,14 @@
 //! login form that trades an API token for a session cookie.
 //!
 //! Routes: `GET /` (to the fleet), `GET|POST /login`, `POST /logout`, `GET /fleet`, `GET /assets/{id}` (the link
-//! alert messages carry), `GET /captures/{id}` and its pictures `/captures/{id}/height.png`,
+//! alert messages carry), `GET /models/{name}` (a model's input drift), `GET /captures/{id}` and its pictures `/captures/{id}/height.png`,
 //! `/captures/{id}/intensity.png`, and the CSV exports at `/exports/{file}` (as `/v1/exports/{file}`). Pages
 //! without a live session redirect to `/login?next=...`.
 
 pub mod asset;
 pub mod capture;
 pub mod fleet;
+pub mod models;
 pub mod pages;
 pub mod scan;
 pub mod session;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/fleet", get(fleet::page))
         .route("/assets/{id}", get(asset::page))
+        .route("/models/{name}", get(models::page))
         .route("/captures/{id}", get(capture::page))
         .route("/captures/{id}/height.png", get(capture::height_png))
         .route("/captures/{id}/intensity.png", get(capture::intensity_png))

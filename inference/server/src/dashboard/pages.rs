@@ -139,6 +139,39 @@ pub fn score_cell(score: f64, threshold: f64) -> Markup {
     }
 }
 
+/// The features that pulled a score down (a stored prediction's explanation), as a table.
+pub fn explanation_table(explanation: Option<&[prognos_store::Contribution]>) -> Markup {
+    let num = |v: f64| if v.is_nan() { "missing".to_string() } else { format!("{v:.4}") };
+    html! {
+        @match explanation {
+            None => p.muted { "Not explained (the model's card has no training distribution, or explanations are off)." },
+            Some([]) => p.muted { "No feature pulled this score down noticeably." },
+            Some(list) => {
+                table.explanation {
+                    tr { th { "feature" } th { "value" } th { "training median" } th { "health points" } }
+                    @for c in list {
+                        tr data-feature=(c.feature) {
+                            td { (c.feature) }
+                            td.num { (num(c.value)) }
+                            td.num { (num(c.median)) }
+                            td.num.bad { (format!("{:+.1}", c.contribution)) }
+                        }
+                    }
+                }
+                p.muted {
+                    "Each feature was set to its training median in turn and the capture scored again; the points are \
+                     the health score as scored minus the score with that feature at its median."
+                }
+            }
+        }
+    }
+}
+
+/// The features of an explanation by name, for a table cell.
+pub fn explanation_names(explanation: Option<&[prognos_store::Contribution]>) -> String {
+    explanation.map(|list| list.iter().map(|c| c.feature.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+}
+
 /// The link to an asset's page.
 pub fn asset_href(id: &str) -> String {
     format!("/assets/{}", super::session::percent_encode(id).replace('/', "%2F"))

@@ -21,6 +21,7 @@ pub async fn get_asset(State(state): State<AppState>, Path(id): Path<String>) ->
             "model": p.model,
             "model_version": p.model_version,
             "scored_at": p.scored_at.to_rfc3339(),
+            "explanation": p.explanation,
         })
     });
     Ok(Json(json!({

@@ -22,6 +22,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let read = Router::new()
         .route("/v1/models/{name}/versions", get(versions))
         .route("/v1/models/{name}/shadow", get(shadow_report))
+        .route("/v1/models/{name}/drift", get(drift))
         .route_layer(from_fn_with_state((state.clone(), Access::Read), auth::require));
     let manage = Router::new()
         .route("/v1/models/{name}/versions", post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT_BYTES)))
@@ -232,4 +233,12 @@ pub async fn shadow_report(State(state): State<AppState>, Path(name): Path<Strin
         .shadow_report(&name)
         .map(|r| Json(json!(r)))
         .ok_or_else(|| ApiError::NotFound(format!("{name} has no shadow candidate")))
+}
+
+/// The input drift of the active version: PSI per feature over the recent scored rows, against the card's
+/// training distribution (`status` is `unknown` when the card has none).
+pub async fn drift(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    crate::drift::model_drift(&state, &name)
+        .map(|d| Json(json!(d)))
+        .ok_or_else(|| ApiError::NotFound(format!("no model {name} is served")))
 }

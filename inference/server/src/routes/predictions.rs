@@ -38,6 +38,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<PredictionQuery
                 "label": p.label,
                 "probabilities": p.probabilities.into_iter().map(|(k, v)| (k, json!(v))).collect::<serde_json::Map<String, Value>>(),
                 "scored_at": p.scored_at.to_rfc3339(),
+                "explanation": p.explanation,
             })
         })
         .collect();

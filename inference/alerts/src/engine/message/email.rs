@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{duration, escalation_note, groups, num, range_text, sites, Context, Item, Kind};
-use crate::engine::config::{NO_DATA_RULE, RANGE_RULE_PREFIX};
+use super::{
+    drift_feature, drivers, duration, escalation_note, groups, num, psi_text, range_text, sites, Context, Item, Kind,
+};
+use crate::engine::config::{DRIFT_RULE, NO_DATA_RULE, RANGE_RULE_PREFIX};
 
 /// `[Prognos] ALERT 3 wheels below 70; RESOLVED wheel W02 health back to 81 at parkA`.
 pub(super) fn subject(items: &[&Item]) -> String {
@@ -38,6 +40,15 @@ fn html_escape(text: &str) -> String {
     out
 }
 
+/// A contribution in health points, with its sign, rounded like other numbers (`-38.5`, `-4`).
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", num(-v))
+    } else {
+        format!("+{}", num(v))
+    }
+}
+
 fn when(at: Option<DateTime<Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_else(|| "-".into())
 }
@@ -50,6 +61,12 @@ fn facts(ctx: &Context, item: &Item) -> Vec<(&'static str, String)> {
     if a.rule == NO_DATA_RULE {
         lines.push(("silent for", a.value.map(duration).unwrap_or_else(|| "-".into())));
         lines.push(("expected every", a.threshold.map(duration).unwrap_or_else(|| "-".into())));
+    } else if a.rule == DRIFT_RULE {
+        let psi = a.value.map(psi_text).unwrap_or_else(|| "-".into());
+        lines.push(("input drift (PSI)", format!("{psi} on {}", drift_feature(a))));
+        lines.push(("threshold", a.threshold.map(|t| format!("above {}", psi_text(t))).unwrap_or_else(|| "-".into())));
+        let version = a.detail.get("version").and_then(Value::as_str).unwrap_or("?");
+        lines.push(("model", format!("{}@{version}", a.asset_id)));
     } else if let Some(metric) = a.rule.strip_prefix(RANGE_RULE_PREFIX) {
         lines.push(("metric", format!("{metric} = {value}")));
         lines.push(("allowed", range_text(a)));
@@ -58,6 +75,11 @@ fn facts(ctx: &Context, item: &Item) -> Vec<(&'static str, String)> {
         lines.push(("threshold", a.threshold.map(|t| format!("below {}", num(t))).unwrap_or_else(|| "-".into())));
         if let Some(model) = a.detail.get("model").and_then(Value::as_str) {
             lines.push(("model", model.to_string()));
+        }
+        let drivers = drivers(a);
+        if !drivers.is_empty() && item.kind != Kind::Resolved {
+            let list: Vec<String> = drivers.iter().map(|(f, c)| format!("{f} {}", signed(*c))).collect();
+            lines.push(("pulled down by", list.join(", ")));
         }
     }
     if !item.trend.is_empty() {

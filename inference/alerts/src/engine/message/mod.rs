@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use prognos_store::{AlertRecord, TrendPoint};
 use serde_json::Value;
 
-use super::config::{NO_DATA_RULE, RANGE_RULE_PREFIX};
+use super::config::{DRIFT_RULE, NO_DATA_RULE, RANGE_RULE_PREFIX};
 use crate::notify::{sms_segments, Channel, Message};
 
 /// The most SMS segments an alert text may take.
@@ -78,10 +78,13 @@ impl Context<'_> {
         self.dashboard_url.trim_end_matches('/')
     }
 
-    /// The page to open for an alert: its asset's page, or the alert's page for a data source.
+    /// The page to open for an alert: its asset's page, the model's page for drift, or the alert's page for a
+    /// data source.
     pub fn link(&self, alert: &AlertRecord) -> String {
         if alert.rule == NO_DATA_RULE {
             format!("{}/alerts/{}", self.base(), alert.id)
+        } else if alert.rule == DRIFT_RULE {
+            format!("{}/models/{}", self.base(), alert.asset_id)
         } else {
             format!("{}/assets/{}", self.base(), alert.asset_id)
         }
@@ -117,6 +120,33 @@ fn detail_f64(alert: &AlertRecord, key: &str) -> Option<f64> {
     alert.detail.get(key).and_then(Value::as_f64)
 }
 
+/// The features that pulled a health alert's latest score down most, by name (most first).
+pub(super) fn drivers(alert: &AlertRecord) -> Vec<(String, f64)> {
+    alert
+        .detail
+        .get("drivers")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|d| {
+                    let feature = d.get("feature").and_then(Value::as_str)?;
+                    Some((feature.to_string(), d.get("contribution").and_then(Value::as_f64).unwrap_or(f64::NAN)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A population stability index as people read it: two decimals.
+pub(crate) fn psi_text(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// The feature a drift alert names.
+pub(super) fn drift_feature(alert: &AlertRecord) -> &str {
+    alert.detail.get("feature").and_then(Value::as_str).unwrap_or("?")
+}
+
 pub(super) fn range_text(alert: &AlertRecord) -> String {
     match (detail_f64(alert, "min"), detail_f64(alert, "max")) {
         (Some(a), Some(b)) => format!("{}..{}", num(a), num(b)),
@@ -142,6 +172,7 @@ impl Group<'_> {
         let a = &item.alert;
         match (self.rule(), a.value) {
             (NO_DATA_RULE, Some(v)) if self.kind != Kind::Resolved => format!("{} {}", a.asset_id, duration(v)),
+            (DRIFT_RULE, Some(v)) => format!("{} {} {}", a.asset_id, drift_feature(a), psi_text(v)),
             (_, Some(v)) if a.rule != NO_DATA_RULE => format!("{} {}", a.asset_id, num(v)),
             _ => a.asset_id.clone(),
         }
@@ -165,6 +196,15 @@ impl Group<'_> {
                     let silent = first.value.map(duration).unwrap_or_else(|| "?".into());
                     format!("no data from {} for {silent}{}", first.asset_id, expected.unwrap_or_default())
                 }
+            } else if rule == DRIFT_RULE {
+                let psi = first.value.map(psi_text).unwrap_or_else(|| "?".into());
+                if resolved {
+                    format!("model {} inputs back in line (PSI {psi})", first.asset_id)
+                } else {
+                    let threshold = first.threshold.map(psi_text).unwrap_or_else(|| "?".into());
+                    let feature = drift_feature(first);
+                    format!("model {} inputs drift: PSI {psi} on {feature} (above {threshold})", first.asset_id)
+                }
             } else if let Some(metric) = rule.strip_prefix(RANGE_RULE_PREFIX) {
                 if resolved {
                     format!("{noun} {} {metric} back in range at {value}", first.asset_id)
@@ -174,7 +214,12 @@ impl Group<'_> {
             } else if resolved {
                 format!("{noun} {} health back to {value}", first.asset_id)
             } else {
-                format!("{noun} {} health {value} (below {threshold})", first.asset_id)
+                let names: Vec<String> = drivers(first).into_iter().map(|(f, _)| f).collect();
+                if names.is_empty() {
+                    format!("{noun} {} health {value} (below {threshold})", first.asset_id)
+                } else {
+                    format!("{noun} {} health {value} (below {threshold}), low on {}", first.asset_id, names.join(", "))
+                }
             };
         }
         let headline = if rule == NO_DATA_RULE {
@@ -182,6 +227,12 @@ impl Group<'_> {
                 format!("data again from {n} sources")
             } else {
                 format!("no data from {n} sources")
+            }
+        } else if rule == DRIFT_RULE {
+            if resolved {
+                format!("{n} models with inputs back in line")
+            } else {
+                format!("{n} models with drifting inputs")
             }
         } else if let Some(metric) = rule.strip_prefix(RANGE_RULE_PREFIX) {
             if resolved {
@@ -235,7 +286,7 @@ pub(super) fn groups<'a>(items: &[&'a Item]) -> Vec<Group<'a>> {
 /// Lower is worse: a health score as is, a silence or range excursion by its size.
 fn severity(alert: &AlertRecord) -> f64 {
     let v = alert.value.unwrap_or(f64::NAN);
-    if alert.rule == NO_DATA_RULE {
+    if alert.rule == NO_DATA_RULE || alert.rule == DRIFT_RULE {
         -v
     } else if alert.rule.starts_with(RANGE_RULE_PREFIX) {
         -(v - alert.threshold.unwrap_or(v)).abs()
@@ -418,6 +469,58 @@ mod tests {
         assert!(html.contains("<a href=\"https://dash.example/assets/W03\">"), "{html}");
         assert_eq!(m.payload["alerts"][0]["notice"], "firing");
         assert_eq!(m.payload["alerts"][1]["asset_id"], "W02");
+    }
+
+    #[test]
+    fn a_health_alert_names_what_pulled_the_score_down_and_still_fits_two_segments() {
+        let mut a = alert(3, "W07", 41.0);
+        a.detail = json!({"model": "wheel-health", "drivers": [
+            {"feature": "flat_spot_depth", "contribution": -38.5},
+            {"feature": "flat_spot_length", "contribution": -12.25},
+            {"feature": "runout_once_per_turn", "contribution": -4.0},
+        ]});
+        let i = item(a.clone(), Kind::Fired);
+        let text = sms_text(&ctx(), &[&i]);
+        assert_eq!(
+            text,
+            "Prognos parkA: ALERT wheel W07 health 41 (below 70), low on flat_spot_depth, flat_spot_length, \
+             runout_once_per_turn. Open https://dash.example/assets/W07"
+        );
+        let m = build(&ctx(), "alice", Channel::Email, "a@example.com", &[&i], "k");
+        assert!(
+            m.text.contains("pulled down by: flat_spot_depth -38.5, flat_spot_length -12.2, runout_once_per_turn -4"),
+            "{}",
+            m.text
+        );
+        // Long asset names and many features: still two segments, the link kept.
+        a.asset_id = "WHEEL-WITH-A-VERY-LONG-NAME-".repeat(4);
+        a.detail["drivers"] = json!((0..3)
+            .map(|k| json!({"feature": format!("a_rather_long_feature_name_number_{k}"), "contribution": -5.0}))
+            .collect::<Vec<_>>());
+        let long = item(a, Kind::Fired);
+        let text = sms_text(&ctx(), &[&long]);
+        assert!(sms_segments(&text) <= MAX_SMS_SEGMENTS, "{text}");
+        assert!(text.ends_with(&format!("Open https://dash.example/assets/{}", long.alert.asset_id)), "{text}");
+    }
+
+    #[test]
+    fn drift_names_the_model_the_feature_and_the_index() {
+        let mut a = alert(9, "wheel-health", 0.4137);
+        a.rule = DRIFT_RULE.into();
+        a.threshold = Some(0.25);
+        a.detail = json!({"model": "wheel-health", "version": "1.1.0", "feature": "flat_spot_depth", "psi": 0.4137});
+        let i = Item { alert: a.clone(), kind: Kind::Fired, noun: "model", trend: Vec::new() };
+        assert_eq!(
+            sms_text(&ctx(), &[&i]),
+            "Prognos parkA: ALERT model wheel-health inputs drift: PSI 0.41 on flat_spot_depth (above 0.25). \
+             Open https://dash.example/models/wheel-health"
+        );
+        let m = build(&ctx(), "alice", Channel::Email, "a@example.com", &[&i], "k");
+        assert!(m.text.contains("input drift (PSI): 0.41 on flat_spot_depth"), "{}", m.text);
+        assert!(m.text.contains("model: wheel-health@1.1.0"), "{}", m.text);
+        a.value = Some(0.12);
+        let r = Item { alert: a, kind: Kind::Resolved, noun: "model", trend: Vec::new() };
+        assert!(sms_text(&ctx(), &[&r]).contains("RESOLVED model wheel-health inputs back in line (PSI 0.12)"));
     }
 
     #[test]

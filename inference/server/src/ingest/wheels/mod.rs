@@ -41,7 +41,13 @@ pub struct WheelPipeline {
     pub models: Arc<ModelSet>,
     /// The alert engine every result and heartbeat is reported to (`None`: alerting is off).
     pub alerts: Option<Arc<AlertEngine>>,
+    /// How many features that pulled a score down are stored with each prediction (0: no explanations).
+    /// Default [`DEFAULT_EXPLAIN_TOP`]; `models.explain_top` in the settings.
+    pub explain_top: usize,
 }
+
+/// Features named per prediction unless configured otherwise.
+pub const DEFAULT_EXPLAIN_TOP: usize = 3;
 
 /// What a file event means for a path.
 enum FileEvent {
@@ -71,7 +77,17 @@ impl WheelPipeline {
         };
         let quarantine_dir = cams.quarantine_dir.clone().unwrap_or_else(|| data_dir.join("quarantine").join(name));
         let rfid = file.rfid.as_ref().map(|r| Mutex::new(RfidLog::new(&r.path, r.tolerance_ms)));
-        Ok(Self { file, camera_dirs, archive_dir, quarantine_dir, rfid, store, models, alerts })
+        Ok(Self {
+            file,
+            camera_dirs,
+            archive_dir,
+            quarantine_dir,
+            rfid,
+            store,
+            models,
+            alerts,
+            explain_top: DEFAULT_EXPLAIN_TOP,
+        })
     }
 
     fn name(&self) -> &str {
@@ -221,9 +237,13 @@ impl WheelPipeline {
         if let Err(e) = engine.heartbeat(&source, now).await {
             tracing::error!(%source, error = %e, "could not record the camera's heartbeat");
         }
-        if let Outcome::Scored { wheel, health, model } = outcome {
+        if let Outcome::Scored { wheel, health, model, drivers } = outcome {
             let site = &self.file.pipeline.site;
-            if let Err(e) = engine.observe_health(self.name(), site, wheel, f64::from(*health), model, now).await {
+            let drivers: Vec<(String, f64)> = drivers.iter().map(|d| (d.feature.clone(), d.contribution)).collect();
+            let health = f64::from(*health);
+            if let Err(e) =
+                engine.observe_health_explained(self.name(), site, wheel, health, model, &drivers, now).await
+            {
                 metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
                 tracing::error!(%wheel, error = %e, "could not evaluate the health rule for a stored prediction");
             }
@@ -235,7 +255,7 @@ impl WheelPipeline {
         let pipeline = self.name().to_string();
         let source = stem.file_name().and_then(|s| s.to_str()).unwrap_or_default();
         let kind = match outcome {
-            Outcome::Scored { wheel, health, model } => {
+            Outcome::Scored { wheel, health, model, .. } => {
                 let threshold =
                     self.models.resolve(&self.file.model.name).map(|h| h.card().alert.threshold).unwrap_or(70.0);
                 if f64::from(*health) < threshold {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use prognos_features::{featurize, Feature, Surface, FEATURE_NAMES, FEATURE_SET_VERSION};
 use prognos_formats::icon::Capture;
 use prognos_scoring::FeatureBatch;
-use prognos_store::{FeatureValues, NewCapture, NewPrediction, RecordOutcome};
+use prognos_store::{Contribution, FeatureValues, NewCapture, NewPrediction, RecordOutcome};
 use sha2::{Digest, Sha256};
 
 use super::filename::parse_stem;
@@ -43,6 +43,8 @@ pub enum Outcome {
         health: f32,
         /// Model version that scored it.
         model: String,
+        /// The features that pulled the score down most, most first (empty when the model cannot explain).
+        drivers: Vec<Contribution>,
     },
     /// Already stored (a restart, or a second copy of the same files).
     Duplicate,
@@ -120,10 +122,25 @@ impl WheelPipeline {
                 None => return Outcome::Retry(format!("model {} needs feature {name:?}", card.id())),
             }
         }
-        let scores = match handle.score_for(FeatureBatch { values: row, rows: 1 }, Some(wheel.wheel.as_str())).await {
+        let batch = FeatureBatch { values: row, rows: 1 };
+        let (scores, drivers) = match handle.score_explained(batch, Some(wheel.wheel.as_str()), self.explain_top).await
+        {
             Ok(s) => s,
             Err(e) => return Outcome::Retry(format!("scoring: {e}")),
         };
+        let explained = handle.can_explain() && self.explain_top > 0;
+        let drivers: Vec<Contribution> = drivers
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| Contribution {
+                feature: d.feature,
+                value: d.value,
+                median: d.median,
+                contribution: d.contribution,
+            })
+            .collect();
         // A model output that is not a number can never be stored; retrying gives the same NaN forever.
         if let Some(p) = scores.row(0).iter().find(|p| !p.is_finite()) {
             let reason = format!(
@@ -164,7 +181,8 @@ impl WheelPipeline {
             probabilities,
             scored_at: Utc::now(),
         };
-        match self.store.record_scored_capture(&capture, &features, &prediction).await {
+        let explanation = explained.then_some(drivers.as_slice());
+        match self.store.record_explained_capture(&capture, &features, &prediction, explanation).await {
             Ok(RecordOutcome::Inserted(_)) => {}
             Ok(RecordOutcome::Duplicate(_)) => {
                 self.finish(&pair.stem, &camera);
@@ -172,12 +190,12 @@ impl WheelPipeline {
             }
             // The store refused the values themselves: the same input would be refused forever.
             Err(prognos_store::StoreError::InvalidInput(why)) => {
-                return self.quarantine(&pair.stem, &camera, &format!("the store refused the result: {why}")).await
+                return self.quarantine(&pair.stem, &camera, &format!("the store refused the result: {why}")).await;
             }
             Err(e) => return Outcome::Retry(format!("store: {e}")),
         }
         self.finish(&pair.stem, &camera);
-        Outcome::Scored { wheel: wheel.wheel, health, model: card.id() }
+        Outcome::Scored { wheel: wheel.wheel, health, model: card.id(), drivers }
     }
 
     /// Archives or deletes a stored pair. A failure here loses nothing: the pair is stored, and a later pass
