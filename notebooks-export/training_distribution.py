@@ -30,7 +30,7 @@ SECTION = "training_distribution"
 
 
 def distribution(rows: pd.DataFrame, features: list[str], source: str) -> dict:
-    """The `[training_distribution]` section for `rows` (the rows the model was fitted on)."""
+    """The `[training_distribution]` section for `rows` (the healthy rows the model was fitted on)."""
     out: dict = {"rows": int(len(rows)), "source": source, "probabilities": PROBABILITIES, "features": {}}
     for name in features:
         values = rows[name].to_numpy(np.float32).astype(np.float64)

@@ -1,6 +1,6 @@
 //! Input drift end to end, through the running service with the shipped `wheel-health` 1.1.0 and its card's
-//! training distribution: rows like the training data (the held-out simulator seed) keep every feature's PSI
-//! low, report `ok` and raise nothing; the same rows with `intensity_mean` shifted (a recalibrated camera) raise
+//! training distribution (its healthy training rows): healthy rows from the held-out simulator seeds keep every
+//! feature's PSI low, report `ok` and raise nothing; the same rows with `intensity_mean` shifted (a recalibrated camera) raise
 //! the PSI of that feature in `/metrics` and in `GET /v1/models/{name}/drift`, and fire one drift alert that
 //! reaches the Twilio stand-in naming the model and the feature. A card without the section reports `unknown`.
 
@@ -30,19 +30,25 @@ fn install(registry: &Path, name: &str, keep_distribution: bool) {
     std::fs::write(to.join("card.toml"), card).unwrap();
 }
 
-/// The first `n` held-out rows (a simulator seed the model was not trained on), in card feature order.
+/// The first `n` healthy held-out rows (simulator seeds the model was not trained on), in card feature order.
 fn holdout_rows(features: &[String], n: usize) -> Vec<Vec<f64>> {
-    let text = std::fs::read_to_string(repo_root().join("training-data/wheels/holdout.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let cols: Vec<usize> = features.iter().map(|f| header.iter().position(|h| h == f).unwrap()).collect();
-    lines
-        .take(n)
-        .map(|line| {
+    let mut out = Vec::new();
+    for file in ["holdout.csv", "holdout-seed3.csv"] {
+        let text = std::fs::read_to_string(repo_root().join("training-data/wheels").join(file)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let label = header.iter().position(|h| *h == "label").unwrap();
+        let cols: Vec<usize> = features.iter().map(|f| header.iter().position(|h| h == f).unwrap()).collect();
+        for line in lines {
             let cells: Vec<&str> = line.split(',').collect();
-            cols.iter().map(|&c| cells[c].parse::<f64>().unwrap()).collect()
-        })
-        .collect()
+            if cells[label] == "healthy" {
+                out.push(cols.iter().map(|&c| cells[c].parse::<f64>().unwrap()).collect());
+            }
+        }
+    }
+    assert!(out.len() >= n, "{} healthy held-out rows", out.len());
+    out.truncate(n);
+    out
 }
 
 async fn json_of(app: &TestApp, path: &str) -> Value {
@@ -137,7 +143,7 @@ poll_interval_ms = 50
     let steady = json_of(&app, "/v1/models/wheel-steady/drift").await;
     assert_eq!(steady["status"], "ok", "{steady}");
     assert_eq!(steady["report"]["rows"], ROWS);
-    assert!(steady["max_psi"].as_f64().unwrap() < 0.1, "held-out rows are not drift: {steady}");
+    assert!(steady["max_psi"].as_f64().unwrap() < 0.15, "healthy held-out rows are not drift: {steady}");
     assert_eq!(steady["report"]["features"].as_array().unwrap().len(), features.len());
 
     let drifted = json_of(&app, "/v1/models/wheel-shifted/drift").await;
@@ -147,7 +153,7 @@ poll_interval_ms = 50
     assert!(psi > 5.0, "every row in the top bin against 10%: {psi}");
     let others = drifted["report"]["features"].as_array().unwrap();
     assert!(
-        others.iter().filter(|f| f["feature"] != "intensity_mean").all(|f| f["psi"].as_f64().unwrap() < 0.1),
+        others.iter().filter(|f| f["feature"] != "intensity_mean").all(|f| f["psi"].as_f64().unwrap() < 0.15),
         "only the shifted feature drifts: {drifted}"
     );
 
@@ -159,7 +165,7 @@ poll_interval_ms = 50
     eventually("the PSI gauges in /metrics", Duration::from_secs(10), || async {
         let shifted = psi_metric(&app, "wheel-shifted", "intensity_mean").await;
         let steady = psi_metric(&app, "wheel-steady", "intensity_mean").await;
-        matches!((shifted, steady), (Some(a), Some(b)) if a > 5.0 && b < 0.1)
+        matches!((shifted, steady), (Some(a), Some(b)) if a > 5.0 && b < 0.15)
     })
     .await;
 

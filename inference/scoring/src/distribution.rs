@@ -1,5 +1,5 @@
-//! The card's `[training_distribution]`: per feature, the quantiles of the training rows and the share of those
-//! rows in each bin, written by the training scripts (`notebooks-export/training_distribution.py`). Drift
+//! The card's `[training_distribution]`: per feature, the quantiles of the (healthy) training rows and the share of
+//! those rows in each bin, written by the training scripts (`notebooks-export/training_distribution.py`). Drift
 //! monitoring bins live values the same way; explanations use the medians.
 
 use std::collections::BTreeMap;

@@ -1,12 +1,12 @@
 //! Explanations: which features pulled a score down most.
 //!
 //! ONNX Runtime does not give a LightGBM graph's per-feature contributions, so the explanation is an
-//! approximation that works for any model: for each feature in turn, its value is replaced by the training median
-//! (from the card's `[training_distribution]`) and the row is scored again. A feature's contribution is the
-//! health score as scored minus the health score with that feature at its median: negative when the feature's
-//! actual value pulled the score down. The rows are scored in the same batch as the row itself (1 + F rows per
-//! input), so an explanation costs one larger run, not F runs. Interactions are not split: two features that only
-//! matter together each get the whole effect of undoing one of them.
+//! approximation that works for any model: for each feature in turn, its value is replaced by its median over the
+//! healthy training rows (the card's `[training_distribution]`) and the row is scored again. A feature's
+//! contribution is the health score as scored minus the health score with that feature at its median: negative
+//! when the feature's actual value pulled the score down. The rows are scored in the same batch as the row itself
+//! (1 + F rows per input), so an explanation costs one larger run, not F runs. Interactions are not split: two
+//! features that only matter together each get the whole effect of undoing one of them.
 
 use serde::Serialize;
 

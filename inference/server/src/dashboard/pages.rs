@@ -159,8 +159,9 @@ pub fn explanation_table(explanation: Option<&[prognos_store::Contribution]>) ->
                     }
                 }
                 p.muted {
-                    "Each feature was set to its training median in turn and the capture scored again; the points are \
-                     the health score as scored minus the score with that feature at its median."
+                    "Each feature was set to its median over the healthy training captures in turn and the capture \
+                     scored again; the points are the health score as scored minus the score with that feature at \
+                     its median."
                 }
             }
         }
