@@ -190,6 +190,31 @@ poll_interval_ms = 50
         assert_eq!(none["alerts"].as_array().unwrap().len(), 0, "{quiet}: {none}");
     }
 
+    // The dashboard: the model page lists the shifted feature first, flagged; the fleet's table says drifting.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client
+        .post(format!("{}/login", app.address))
+        .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = |path: &str| {
+        let req = client.get(format!("{}{path}", app.address)).header("cookie", cookie.clone());
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let model_page = page("/models/wheel-shifted").await;
+    let table = &model_page[model_page.find("id=\"drift\"").expect("the drift table")..];
+    let first_row = table.find("data-feature=").map(|i| &table[i..]).unwrap();
+    assert!(first_row.starts_with("data-feature=\"intensity_mean\""), "worst first: {first_row:.200}");
+    assert!(model_page.contains("<span class=\"bad\">drifting</span>"), "{model_page}");
+    let steady_page = page("/models/wheel-steady").await;
+    assert!(steady_page.contains("<span class=\"ok\">ok</span>"), "{steady_page}");
+    assert!(page("/models/wheel-plain").await.contains("drift is unknown"));
+    let fleet = page("/fleet").await;
+    let row = &fleet[fleet.find("data-model=\"wheel-shifted\"").expect("fleet's model table")..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("drifting"), "{row:.300}");
+
     // Back to training-like inputs: the window fills with them and the alert resolves.
     for chunk in rows.chunks(100) {
         let r = app.post("/v1/score/wheel-shifted", Some(ADMIN_TOKEN), json!({"rows": chunk}).to_string()).await;
