@@ -29,6 +29,7 @@ prognos_store::on_both_backends!(
     no_data_fires_and_resolves_when_heartbeats_resume,
     never_heard_source_fires_after_its_interval,
     range_rule_watches_an_inverter_metric,
+    drift_rule_fires_above_its_threshold_resolves_past_the_margin_and_can_be_off,
     out_of_order_observations_are_ignored,
     restarted_engine_sends_what_was_pending,
     two_engines_on_one_database_enqueue_once,
@@ -413,6 +414,37 @@ async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
     // Metrics without a rule are ignored.
     e.observe_metric("inverters", "solarB", "INV3", "ac_power", -1.0, t(12.0)).await.unwrap();
     assert_eq!(alerts(&store).await.len(), 1);
+    store.close().await;
+}
+
+async fn drift_rule_fires_above_its_threshold_resolves_past_the_margin_and_can_be_off(db: &TestDb) {
+    let store = db.connect().await;
+    let e = engine(&store, config());
+    let observe =
+        |psi: f64, s: f64| e.observe_drift("wheels", "parkA", "wheel-health", "1.1.0", "dark_area", psi, t(s));
+    observe(0.1, 0.0).await.unwrap();
+    assert!(alerts(&store).await.is_empty(), "0.1 is below the default 0.25");
+    observe(0.41, 1.0).await.unwrap();
+    let a = alerts(&store).await;
+    assert_eq!((a[0].rule.as_str(), a[0].asset_id.as_str(), a[0].state), ("drift", "wheel-health", AlertState::Firing));
+    assert_eq!((a[0].threshold, a[0].detail["feature"].as_str()), (Some(0.25), Some("dark_area")));
+    e.tick(t(5.0)).await.unwrap();
+    let sms = sms_to(&store, ALICE).await;
+    assert!(
+        sms[0].text.contains("model wheel-health inputs drift: PSI 0.41 on dark_area (above 0.25)"),
+        "{}",
+        sms[0].text
+    );
+    observe(0.22, 10.0).await.unwrap();
+    assert_eq!(alerts(&store).await[0].state, AlertState::Firing, "within the 0.05 margin");
+    observe(0.19, 11.0).await.unwrap();
+    assert_eq!(alerts(&store).await[0].state, AlertState::Resolved);
+
+    let mut off = config();
+    off.drift.enabled = false;
+    let quiet = engine(&store, off);
+    quiet.observe_drift("wheels", "parkA", "other-model", "1.0.0", "x", 9.0, t(20.0)).await.unwrap();
+    assert_eq!(alerts(&store).await.len(), 1, "a disabled rule raises nothing");
     store.close().await;
 }
 

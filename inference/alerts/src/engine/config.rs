@@ -43,6 +43,9 @@ impl Default for HealthRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DriftRule {
+    /// Whether drift alerts are raised at all (the route's contacts may not be the people who retrain models; the
+    /// drift values still reach `/metrics`, the API and the dashboard). Default true.
+    pub enabled: bool,
     /// A highest per-feature PSI above this breaches the rule. Default 0.25.
     pub threshold: f64,
     /// A firing alert resolves only once the highest PSI is at most `threshold - hysteresis`. Default 0.05.
@@ -57,7 +60,14 @@ pub struct DriftRule {
 
 impl Default for DriftRule {
     fn default() -> Self {
-        DriftRule { threshold: 0.25, hysteresis: 0.05, for_count: 1, for_s: 0, repeat_interval_s: 86_400 }
+        DriftRule {
+            enabled: true,
+            threshold: 0.25,
+            hysteresis: 0.05,
+            for_count: 1,
+            for_s: 0,
+            repeat_interval_s: 86_400,
+        }
     }
 }
 
@@ -343,7 +353,14 @@ mod tests {
         assert_eq!(c.dashboard_url, "http://localhost:8080");
         assert_eq!(
             c.drift,
-            DriftRule { threshold: 0.25, hysteresis: 0.05, for_count: 1, for_s: 0, repeat_interval_s: 86_400 }
+            DriftRule {
+                enabled: true,
+                threshold: 0.25,
+                hysteresis: 0.05,
+                for_count: 1,
+                for_s: 0,
+                repeat_interval_s: 86_400
+            }
         );
         c.validate().unwrap();
     }

@@ -197,7 +197,7 @@ impl AlertEngine {
 
     /// Judges the input drift of `model` (the highest per-feature population stability index of its active
     /// `version`, on `feature`) against the drift rule. The alert's asset is the model's name; `pipeline` and
-    /// `site` are those the model serves (for messages and silences).
+    /// `site` are those the model serves (for messages and silences). Nothing happens when the rule is disabled.
     #[allow(clippy::too_many_arguments)]
     pub async fn observe_drift(
         &self,
@@ -210,6 +210,9 @@ impl AlertEngine {
         at: DateTime<Utc>,
     ) -> Result<(), AlertError> {
         let d = &self.config.drift;
+        if !d.enabled {
+            return Ok(());
+        }
         let bounds = Bounds {
             min: None,
             max: Some(d.threshold),
