@@ -137,7 +137,11 @@ impl DriftWindow {
             version: card.version.clone(),
             features: card.input.features.clone(),
             bins,
-            opts: DriftOptions { window_rows: opts.window_rows.max(1), min_rows: opts.min_rows.max(1) },
+            // More rows required than the window holds would never report: at most the window.
+            opts: DriftOptions {
+                window_rows: opts.window_rows.max(1),
+                min_rows: opts.min_rows.clamp(1, opts.window_rows.max(1)),
+            },
             window: Mutex::new(Window { rows: VecDeque::new(), counts, total: 0 }),
         })
     }
@@ -284,6 +288,14 @@ missing = 0.2
         // b: 0.5 / 0.5 / 0 against 0.4 / 0.4 / 0.2.
         let expected = psi(&[0.4, 0.4, 0.2], &[0.5, 0.5, 0.0]);
         assert!((r.features[1].psi - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_minimum_above_the_window_is_the_window() {
+        let w = DriftWindow::for_card(&card(), DriftOptions { window_rows: 2, min_rows: 50 }).unwrap();
+        w.record(&[0.5, 0.5, 1.5, 1.5], 2);
+        assert_eq!(w.report().min_rows, 2);
+        assert_eq!(w.report().features.len(), 2);
     }
 
     #[test]
