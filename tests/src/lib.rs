@@ -208,3 +208,35 @@ impl Drop for TestApp {
         self.shutdown.cancel();
     }
 }
+
+/// A file of `../shared/data/real/` (real data nobody here made).
+pub fn real_data(path: &str) -> PathBuf {
+    repo_root().join("../shared/data/real").join(path)
+}
+
+/// Kaggle Plant 1's shipped pipeline (`pipelines/kaggle-plant-1.toml`) renamed `name`, on site `plant-site`,
+/// with an absolute weather path, its drop folder, archive and quarantine under `dir`, and the MQTT `topic`
+/// gathered for `linger_ms`.
+pub fn plant_1_pipeline(dir: &Path, topic: &str, name: &str, linger_ms: u64) -> String {
+    let text = std::fs::read_to_string(repo_root().join("pipelines/kaggle-plant-1.toml")).unwrap();
+    let weather = real_data("kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv");
+    text.replace("name = \"kaggle-plant-1\"", &format!("name = \"{name}\""))
+        .replace("site = \"kaggle-plant-1\"", "site = \"plant-site\"")
+        .replace("../shared/data/real/kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv", weather.to_str().unwrap())
+        .replace(
+            "path = \"data/inbox/kaggle-plant-1\"",
+            &format!(
+                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
+                dir.join("inbox").display(),
+                dir.join("archive").display(),
+                dir.join("quarantine").display()
+            ),
+        )
+        .replace(
+            "topics = [\"prognos/kaggle-plant-1/readings\"]",
+            &format!(
+                "topics = [\"{topic}\"]\nclient_id = \"prognos-test-{}\"\nlinger_ms = {linger_ms}",
+                topic.replace('/', "-")
+            ),
+        )
+}

@@ -2,7 +2,7 @@
 //! broker) all feed one path; every bad-input case is counted by reason; the NREL file goes through by its TOML
 //! alone. (A `kill -9` mid-file, then a re-run: `inference/server/tests/inverter_crash.rs`.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,37 +10,13 @@ use prognos_core::PipelineFile;
 use prognos_scoring::ModelSet;
 use prognos_server::ingest::inverters::InverterPipeline;
 use prognos_store::Store;
-use prognos_tests::{repo_root, TestApp, ADMIN_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN};
+use prognos_tests::{
+    plant_1_pipeline, real_data as real, repo_root, TestApp, ADMIN_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN,
+};
 use serde_json::{json, Value};
-
-fn real(path: &str) -> PathBuf {
-    repo_root().join("../shared/data/real").join(path)
-}
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// Plant 1's pipeline with the test's own folders, an absolute weather path and a unique MQTT topic.
-fn plant_pipeline(dir: &Path, topic: &str, name: &str) -> String {
-    let text = std::fs::read_to_string(repo_root().join("pipelines/kaggle-plant-1.toml")).unwrap();
-    let weather = real("kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv");
-    text.replace("name = \"kaggle-plant-1\"", &format!("name = \"{name}\""))
-        .replace("site = \"kaggle-plant-1\"", "site = \"plant-site\"")
-        .replace("../shared/data/real/kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv", weather.to_str().unwrap())
-        .replace(
-            "path = \"data/inbox/kaggle-plant-1\"",
-            &format!(
-                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
-                dir.join("inbox").display(),
-                dir.join("archive").display(),
-                dir.join("quarantine").display()
-            ),
-        )
-        .replace(
-            "topics = [\"prognos/kaggle-plant-1/readings\"]",
-            &format!("topics = [\"{topic}\"]\nclient_id = \"prognos-test-{}\"\nlinger_ms = 5", topic.replace('/', "-")),
-        )
 }
 
 /// The app with Plant 1's pipeline renamed `name`: metrics are process-wide, so tests running side by side in
@@ -48,7 +24,7 @@ fn plant_pipeline(dir: &Path, topic: &str, name: &str) -> String {
 async fn plant_app(dir: &Path, topic: &str, name: &str) -> TestApp {
     let root = dir.to_path_buf();
     std::fs::create_dir_all(root.join("pipelines")).unwrap();
-    std::fs::write(root.join("pipelines/plant.toml"), plant_pipeline(&root, topic, name)).unwrap();
+    std::fs::write(root.join("pipelines/plant.toml"), plant_1_pipeline(&root, topic, name, 5)).unwrap();
     TestApp::spawn_with(&[], move |s| {
         s.models.dir = repo_root().join("models");
         s.models.serve = vec!["wheel-health".into(), "inverter-health".into()];
@@ -305,5 +281,52 @@ async fn the_nrel_file_goes_through_by_its_toml_alone() {
     assert_eq!(asset.kind, prognos_store::AssetKind::Inverter);
     // Local standard time -07:00: the first row (1/2/2022 0:00) is 07:00 UTC.
     assert_eq!(asset.first_seen.to_rfc3339(), "2022-01-02T07:00:00+00:00");
+    store.close().await;
+}
+
+/// The live path computes only the windows a batch touches, from the store; training computed the whole file
+/// at once. Plant 2's stored daily windows must be the rows `training-data/inverters/real-kaggle-plant-2.csv`
+/// holds (written by `prognos simulate inverters` from the same file): same windows, same values, the slow
+/// features (degradation, peer trend) included, with the AC limit the training used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_windows_are_the_windows_the_model_was_trained_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path()).await;
+    let p = pipeline("kaggle-plant-2.toml", &store).await;
+    // As a site sends it: in pieces that end mid-day (here seven files of 10,000 rows), each a batch whose
+    // windows are recomputed when it is stored.
+    let file = std::fs::read_to_string(real("kaggle-solar-plants/Plant_2_Generation_Data.csv")).unwrap();
+    let (head, body) = file.split_once('\n').unwrap();
+    let rows: Vec<&str> = body.lines().collect();
+    for (i, piece) in rows.chunks(10_000).enumerate() {
+        let path = dir.path().join(format!("piece-{i}.csv"));
+        std::fs::write(&path, format!("{head}\n{}\n", piece.join("\n"))).unwrap();
+        let r = p.ingest_csv_file(&path).await.unwrap();
+        assert_eq!((r.rejected, r.accepted), (0, piece.len() as u64), "{r:#?}");
+    }
+    let live = store.windows_of_site("kaggle-plant-2", "inverter-v1").await.unwrap();
+
+    let text = std::fs::read_to_string(repo_root().join("training-data/inverters/real-kaggle-plant-2.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let features = &header[6..header.len() - 2];
+    let trained: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(live.len(), trained.len(), "one stored window per inverter and local day of the file");
+    let mut slow_defined = 0;
+    for (w, t) in live.iter().zip(&trained) {
+        let when = w.window_start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!((w.asset_id.as_str(), when.as_str()), (t[4], t[1]), "windows in the same order");
+        let names: Vec<&str> = w.values.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, features);
+        for ((name, got), want) in w.values.iter().zip(&t[6..t.len() - 2]) {
+            let want: f64 = if want.is_empty() { f64::NAN } else { want.parse().unwrap() };
+            let same = (got.is_nan() && want.is_nan()) || (got - want).abs() <= 1e-9 * want.abs().max(1e-9);
+            assert!(same, "{} {when} {name}: live {got}, training {want}", w.asset_id);
+            if name == "degradation_pct_per_year" && got.is_finite() {
+                slow_defined += 1;
+            }
+        }
+    }
+    assert!(slow_defined > 22 * 20, "degradation is defined once a week of history exists: {slow_defined}");
     store.close().await;
 }

@@ -52,7 +52,7 @@ pub use error::StoreError;
 pub use export::{CaptureFeaturesRow, ExportFilter, PredictionExportRow};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
 pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
-pub use readings::{NewWindowRow, ReadingsOutcome};
+pub use readings::{InverterDay, NewWindowRow, ReadingsOutcome, StoredWindow};
 pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, Contribution, FeatureValues, NewCapture, NewPrediction,
     PredictionRecord, QuarantineRecord, RecordOutcome,

@@ -9,7 +9,7 @@ use prognos_core::{Metric, Reading};
 use sqlx::{QueryBuilder, Row};
 
 use crate::connect::{on_pool, Pool};
-use crate::json::encode_pairs;
+use crate::json::{decode_pairs, encode_pairs};
 use crate::time::Ts;
 use crate::{AssetKind, NewPrediction, Store, StoreError};
 
@@ -79,6 +79,56 @@ pub struct NewWindowRow {
     /// The model's verdict, if scored.
     pub prediction: Option<NewPrediction>,
 }
+
+/// One inverter's daily performance aggregates (the sums of `prognos_features::inverter::DailyPerformance`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InverterDay {
+    /// The inverter.
+    pub asset_id: String,
+    /// Start of the day (the site's local midnight).
+    pub day: DateTime<Utc>,
+    /// AC power summed over daylight readings with irradiance.
+    pub ac_sum: f64,
+    /// Irradiance / 1000 x AC limit over the same readings.
+    pub expected_sum: f64,
+    /// AC power summed over daylight readings with a peer median.
+    pub peer_ac_sum: f64,
+    /// The peer median over the same readings.
+    pub peer_sum: f64,
+}
+
+const UPSERT_DAY: &str = "\
+INSERT INTO inverter_days (asset_id, day, site, ac_sum, expected_sum, peer_ac_sum, peer_sum)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (asset_id, day) DO UPDATE SET
+    site = excluded.site, ac_sum = excluded.ac_sum, expected_sum = excluded.expected_sum,
+    peer_ac_sum = excluded.peer_ac_sum, peer_sum = excluded.peer_sum";
+
+const SELECT_WINDOWS: &str = "\
+SELECT f.asset_id, f.window_start, f.window_end, f.feature_values FROM feature_rows f JOIN assets a ON a.id = f.asset_id
+WHERE a.site = $1 AND f.feature_set = $2 AND f.capture_id IS NULL ORDER BY f.asset_id, f.window_start";
+
+/// A stored window feature row of an inverter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredWindow {
+    /// The inverter.
+    pub asset_id: String,
+    /// Window start (inclusive).
+    pub window_start: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub window_end: DateTime<Utc>,
+    /// (feature name, value) in the stored order; NaN where the value was undefined.
+    pub values: Vec<(String, f64)>,
+}
+
+// Per inverter of the site, through the (asset_id, ts) key: a few index probes whatever the history's length.
+const SELECT_LAST_BEFORE: &str = "\
+SELECT a.id, (SELECT MAX(r.ts) FROM readings r WHERE r.asset_id = a.id AND r.ts < $2) FROM assets a
+WHERE a.site = $1 AND a.kind = 'inverter' ORDER BY a.id";
+
+const SELECT_DAYS_BEFORE: &str = "\
+SELECT asset_id, day, ac_sum, expected_sum, peer_ac_sum, peer_sum FROM inverter_days
+WHERE site = $1 AND day < $2 ORDER BY asset_id, day";
 
 fn begin(pool: &Pool) -> &'static str {
     match pool {
@@ -186,10 +236,86 @@ impl Store {
         })
     }
 
-    /// Stores window feature rows (and their predictions) in one transaction. A window already stored for the
-    /// same asset, feature set and start is replaced, and its earlier prediction with it: a window recomputed
-    /// after late readings arrive keeps one row and one verdict.
-    pub async fn record_windows(&self, rows: &[NewWindowRow]) -> Result<u64, StoreError> {
+    /// Every stored window row of `site`'s inverters in `feature_set`, by inverter then window start.
+    pub async fn windows_of_site(&self, site: &str, feature_set: &str) -> Result<Vec<StoredWindow>, StoreError> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_WINDOWS).bind(site).bind(feature_set).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let (start, end): (Ts, Ts) = (row.try_get(1)?, row.try_get(2)?);
+                let values: String = row.try_get(3)?;
+                out.push(StoredWindow {
+                    asset_id: row.try_get(0)?,
+                    window_start: start.0,
+                    window_end: end.0,
+                    values: decode_pairs("feature_rows.feature_values", &values)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Per inverter of `site`, the time of its last reading before `before` (inverters without one are left
+    /// out).
+    pub async fn last_readings_before(
+        &self,
+        site: &str,
+        before: DateTime<Utc>,
+    ) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_LAST_BEFORE).bind(site).bind(Ts::new(before)).fetch_all(pool).await?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for row in rows {
+                if let Some(ts) = row.try_get::<Option<Ts>, _>(1)? {
+                    out.insert(row.try_get(0)?, ts.0);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The daily aggregates of `site`'s inverters for days starting before `before`, by inverter then day.
+    pub async fn inverter_days_before(
+        &self,
+        site: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<InverterDay>, StoreError> {
+        on_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_DAYS_BEFORE).bind(site).bind(Ts::new(before)).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let day: Ts = row.try_get(1)?;
+                out.push(InverterDay {
+                    asset_id: row.try_get(0)?,
+                    day: day.0,
+                    ac_sum: row.try_get(2)?,
+                    expected_sum: row.try_get(3)?,
+                    peer_ac_sum: row.try_get(4)?,
+                    peer_sum: row.try_get(5)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Stores window feature rows (and their predictions) and `site`'s daily aggregates `days` in one
+    /// transaction. A window already stored for the same asset, feature set and start is replaced, and its
+    /// earlier prediction with it: a window recomputed after late readings arrive keeps one row and one verdict.
+    /// A day already stored for the inverter is replaced likewise.
+    pub async fn record_windows(
+        &self,
+        rows: &[NewWindowRow],
+        site: &str,
+        days: &[InverterDay],
+    ) -> Result<u64, StoreError> {
+        if let Some(d) =
+            days.iter().find(|d| ![d.ac_sum, d.expected_sum, d.peer_ac_sum, d.peer_sum].iter().all(|v| v.is_finite()))
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "daily aggregates of {} on {} are not finite",
+                d.asset_id, d.day
+            )));
+        }
         let mut encoded = Vec::with_capacity(rows.len());
         for w in rows {
             if w.names.len() != w.values.len() {
@@ -239,6 +365,18 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+            for d in days {
+                sqlx::query(UPSERT_DAY)
+                    .bind(&d.asset_id)
+                    .bind(Ts::new(d.day))
+                    .bind(site)
+                    .bind(d.ac_sum)
+                    .bind(d.expected_sum)
+                    .bind(d.peer_ac_sum)
+                    .bind(d.peer_sum)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         });

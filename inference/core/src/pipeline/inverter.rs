@@ -236,11 +236,18 @@ pub struct WindowSettings {
     /// The window length that is scored (one of `sizes`). Default `1d`.
     #[serde(default = "default_scoring_window")]
     pub scoring: String,
+    /// The site's inverter AC power limit in W, used by the clipping, load and daylight features. Set it to
+    /// the value the model was trained with (`prognos simulate inverters` prints it and uses this one when set),
+    /// so that live windows are computed as the training windows were. Unset: estimated from the readings of
+    /// the windows being computed (the 99.9th percentile of AC power), which on a short range (an hour, a
+    /// morning) is not the training value.
+    #[serde(default)]
+    pub ac_limit_w: Option<f64>,
 }
 
 impl Default for WindowSettings {
     fn default() -> Self {
-        Self { sizes: default_windows(), scoring: default_scoring_window() }
+        Self { sizes: default_windows(), scoring: default_scoring_window(), ac_limit_w: None }
     }
 }
 
@@ -354,6 +361,14 @@ impl InverterSource {
                 return Err(bad(
                     format!("\"{s}\""),
                     format!("[inverter.windows] sizes: {s:?} is not a duration such as 15m, 1h or 1d"),
+                ));
+            }
+        }
+        if let Some(l) = self.windows.ac_limit_w {
+            if !(l.is_finite() && l > 0.0) {
+                return Err(bad(
+                    "ac_limit_w",
+                    format!("[inverter.windows] ac_limit_w must be a positive number of W, got {l}"),
                 ));
             }
         }

@@ -80,7 +80,7 @@ pub fn daily_performance(readings: &[Reading], spec: &WindowSpec) -> Result<Vec<
         return Ok(Vec::new());
     }
     let limit = spec.ac_limit_w.or_else(|| estimate_ac_limit(readings)).unwrap_or(f64::NAN);
-    let site = site_frame(readings, spec)?;
+    let site = site_frame(readings, spec, &HashMap::new())?;
     let rows = enriched(&site, spec, limit)?;
     let daily = daily_from_frame(&rows, limit)?;
     Ok(daily.into_iter().map(|(a, d)| DailyPerformance { asset: site.assets[a].clone(), ..d }).collect())

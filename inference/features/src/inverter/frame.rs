@@ -1,6 +1,8 @@
 //! Readings of one site to a polars frame: one row per reading, sorted by inverter and time, with the
 //! sequential per-inverter quantities (stale runs, gaps) computed in the same pass that fills the columns.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 use prognos_core::{Metric, Reading};
 
@@ -24,8 +26,14 @@ pub(crate) struct SiteFrame {
     pub frame: DataFrame,
 }
 
-/// Builds the frame. Windows and days are aligned on the epoch plus the spec's offset.
-pub(crate) fn site_frame(readings: &[Reading], spec: &WindowSpec) -> Result<SiteFrame, FeatureError> {
+/// Builds the frame. Windows and days are aligned on the epoch plus the spec's offset. `last_before` holds, per
+/// inverter, the time (ms) of its last reading before `readings` when they are a range of a longer series: an
+/// inverter's first reading in the range is a gap if it follows that one by too long.
+pub(crate) fn site_frame(
+    readings: &[Reading],
+    spec: &WindowSpec,
+    last_before: &HashMap<String, i64>,
+) -> Result<SiteFrame, FeatureError> {
     let mut assets: Vec<String> = readings.iter().map(|r| r.asset.clone()).collect();
     assets.sort_unstable();
     assets.dedup();
@@ -67,7 +75,10 @@ pub(crate) fn site_frame(readings: &[Reading], spec: &WindowSpec) -> Result<Site
                 let is_gap = interval_ms.is_some_and(|iv| (t - pt) as f64 > 1.5 * iv as f64);
                 (same, is_gap)
             }
-            _ => (false, false),
+            _ => {
+                let before = last_before.get(&assets[a as usize]).filter(|&&pt| pt < t);
+                (false, before.is_some_and(|&pt| interval_ms.is_some_and(|iv| (t - pt) as f64 > 1.5 * iv as f64)))
+            }
         };
         if !same {
             run_start = t;

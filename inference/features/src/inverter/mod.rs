@@ -25,7 +25,7 @@ pub use degradation::{daily_performance, degradation_rate, DailyPerformance, Deg
 pub use error::FeatureError;
 pub use schema::{feature_names, FEATURE_COUNT, FEATURE_NAMES, FEATURE_SET};
 pub use spec::{estimate_ac_limit, WindowSpec};
-pub use window::{window_features, InverterWindowRow};
+pub use window::{window_features, window_features_with_history, History, InverterWindowRow};
 
 pub use prognos_core::{Metric, Reading};
 

@@ -185,3 +185,42 @@ fn soiling_shows_in_the_peer_trend_and_degradation() {
     assert!(peer.values[idx::PEER_TREND].abs() < 0.1);
     assert!(peer.values[idx::DEGRADATION].abs() < 1.0);
 }
+
+#[test]
+fn a_range_with_the_earlier_days_as_history_gives_the_whole_series_rows() {
+    let mut readings = site(5, 20);
+    for r in readings.iter_mut().filter(|r| r.asset == "inv0") {
+        let f = 1.0 - 0.01 * (r.ts - t0()).num_minutes() as f64 / 1440.0;
+        r.set(Metric::AcPowerW, r.get(Metric::AcPowerW).unwrap() * f);
+    }
+    // inv1 lost its link from 23:00 on day 15 to 01:00 on day 16: a gap a range from day 16 alone cannot see.
+    let split = t0() + Duration::days(16);
+    readings
+        .retain(|r| !(r.asset == "inv1" && r.ts >= split - Duration::hours(1) && r.ts < split + Duration::hours(1)));
+    let whole = window_features(&readings, &spec()).unwrap();
+    // The live path: days 0-15 were computed earlier (their daily aggregates kept), days 16-19 now.
+    let (before, after): (Vec<Reading>, Vec<Reading>) = readings.into_iter().partition(|r| r.ts < split);
+    let (_, days) = window_features_with_history(&before, &spec(), &History::default()).unwrap();
+    assert_eq!(days.len(), 5 * 16, "one aggregate per inverter and day");
+    let last_reading = ["inv0", "inv1", "inv2", "inv3", "inv4"]
+        .iter()
+        .map(|a| (a.to_string(), before.iter().filter(|r| r.asset == *a).map(|r| r.ts).max().unwrap()))
+        .collect();
+    let history = History { days, last_reading };
+    let (late, days) = window_features_with_history(&after, &spec(), &history).unwrap();
+    assert_eq!(row(&late, "inv1", 16).values[idx::GAP_COUNT], 1.0, "the gap across midnight");
+    assert_eq!(days.len(), 5 * 4, "the aggregates of the days the range covers");
+    let expected: Vec<&InverterWindowRow> = whole.iter().filter(|r| r.window_start >= split).collect();
+    assert_eq!(late.len(), expected.len());
+    for (got, want) in late.iter().zip(expected) {
+        assert_eq!((&got.asset, got.window_start), (&want.asset, want.window_start));
+        for (g, w) in got.values.iter().zip(&want.values) {
+            assert!(g == w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs(), "{g} != {w}");
+        }
+    }
+    assert!(row(&late, "inv0", 19).values[idx::DEGRADATION] < -100.0);
+    // Without the history the slow features have too few days and the gap is not seen.
+    let alone = window_features(&after, &spec()).unwrap();
+    assert!(row(&alone, "inv0", 19).values[idx::DEGRADATION].is_nan());
+    assert_eq!(row(&alone, "inv1", 16).values[idx::GAP_COUNT], 0.0);
+}

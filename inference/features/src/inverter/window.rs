@@ -8,11 +8,13 @@
 //! 4. Per inverter and day: the daily aggregates behind the degradation and trend features
 //!    ([`super::degradation`]), attached to each window through its last day.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::*;
 use prognos_core::Reading;
 
-use super::degradation::{daily_from_frame, TrendCache};
+use super::degradation::{daily_from_frame, DailyPerformance, TrendCache};
 use super::frame::{site_frame, SiteFrame};
 use super::schema::idx;
 use super::spec::estimate_ac_limit;
@@ -87,12 +89,37 @@ fn sum_where(expr: Expr, mask: Expr) -> Expr {
 /// `inverter-v1` rows for every inverter and window of one site's readings (any order), sorted by inverter
 /// name then window start. Empty input gives no rows.
 pub fn window_features(readings: &[Reading], spec: &WindowSpec) -> Result<Vec<InverterWindowRow>, FeatureError> {
+    Ok(window_features_with_history(readings, spec, &History::default())?.0)
+}
+
+/// What came before a range of a longer series, for [`window_features_with_history`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Daily aggregates of earlier days (any inverters, any order; a day the readings also cover is taken
+    /// from the readings).
+    pub days: Vec<DailyPerformance>,
+    /// Per inverter, its last reading before the range (for the gap before its first reading in it).
+    pub last_reading: HashMap<String, DateTime<Utc>>,
+}
+
+/// [`window_features`] for a range of a longer series, given what came before it: `degradation_pct_per_year`
+/// and `peer_trend_pct_per_day` see every day up to each window's last day and `gap_count` the gap before an
+/// inverter's first reading, as they do when the whole series is computed at once (the range must start on a
+/// window start). Also returns the daily aggregates of the days the readings cover (complete only for days the
+/// readings cover whole).
+pub fn window_features_with_history(
+    readings: &[Reading],
+    spec: &WindowSpec,
+    history: &History,
+) -> Result<(Vec<InverterWindowRow>, Vec<DailyPerformance>), FeatureError> {
     spec.validate()?;
     if readings.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     let limit = spec.ac_limit_w.or_else(|| estimate_ac_limit(readings)).unwrap_or(f64::NAN);
-    let site = site_frame(readings, spec)?;
+    let last_before: HashMap<String, i64> =
+        history.last_reading.iter().map(|(a, t)| (a.clone(), t.timestamp_millis())).collect();
+    let site = site_frame(readings, spec, &last_before)?;
     let rows = enriched(&site, spec, limit)?;
 
     let ac_ok = col("ac").is_not_null();
@@ -144,7 +171,20 @@ pub fn window_features(readings: &[Reading], spec: &WindowSpec) -> Result<Vec<In
         .collect()?;
 
     let daily = daily_from_frame(&rows, limit)?;
-    let mut trends = TrendCache::new(&daily, site.assets.len(), spec);
+    let mut all_days = daily.clone();
+    if !history.days.is_empty() {
+        let index: HashMap<&str, usize> = site.assets.iter().enumerate().map(|(i, a)| (a.as_str(), i)).collect();
+        let covered: HashSet<(usize, i64)> = daily.iter().map(|(a, d)| (*a, d.day.timestamp_millis())).collect();
+        for h in &history.days {
+            if let Some(&a) = index.get(h.asset.as_str()) {
+                if !covered.contains(&(a, h.day.timestamp_millis())) {
+                    all_days.push((a, h.clone()));
+                }
+            }
+        }
+        all_days.sort_by_key(|(a, d)| (*a, d.day.timestamp_millis()));
+    }
+    let mut trends = TrendCache::new(&all_days, site.assets.len(), spec);
     let f = |name: &str| f64_column(&agg, name, f64::NAN);
     let (eff, eff_med) = (f("eff")?, f("eff_med")?);
     let (sy_ac, sy_exp, pd_ac, pd_peer) = (f("sy_ac")?, f("sy_exp")?, f("pd_ac")?, f("pd_peer")?);
@@ -185,5 +225,6 @@ pub fn window_features(readings: &[Reading], spec: &WindowSpec) -> Result<Vec<In
             values: v,
         });
     }
-    Ok(out)
+    let days = daily.into_iter().map(|(a, d)| DailyPerformance { asset: site.assets[a].clone(), ..d }).collect();
+    Ok((out, days))
 }

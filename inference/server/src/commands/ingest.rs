@@ -34,7 +34,7 @@ pub fn find_pipeline(settings: &Settings, pipeline: &str) -> anyhow::Result<Pipe
 }
 
 /// Loads the pipeline's model alone (highest version that validates); `None` when there is none.
-fn load_model(settings: &Settings, name: &str) -> Arc<ModelSet> {
+pub fn load_model(settings: &Settings, name: &str) -> Arc<ModelSet> {
     let models = Arc::new(ModelSet::default());
     let entries = match prognos_scoring::scan(&settings.models.dir) {
         Ok(e) => e,

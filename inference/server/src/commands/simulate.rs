@@ -108,6 +108,7 @@ pub fn inverters(
     let source = file.inverter.as_ref().context("not an inverter-metrics pipeline")?;
     let mut opts = InvertersOptions::new(file.pipeline.site.clone(), seed);
     opts.spec.align_offset = local_midnight_offset(&source.timestamp.timezone, &readings)?;
+    opts.spec.ac_limit_w = source.windows.ac_limit_w;
     if let Some(path) = &training_csv {
         let (windows, faults, summary) = training_windows(&readings, &opts)?;
         write_training_csv(path, &windows)?;

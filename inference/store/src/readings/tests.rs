@@ -5,7 +5,7 @@ use prognos_core::{Metric, Reading};
 
 use crate::connect::on_pool;
 use crate::testing::TestDb;
-use crate::{NewPrediction, NewWindowRow};
+use crate::{InverterDay, NewPrediction, NewWindowRow};
 
 fn reading(asset: &str, minute: i64, ac: f64) -> Reading {
     let t0 = Utc.with_ymd_and_hms(2020, 5, 15, 6, 0, 0).unwrap();
@@ -32,6 +32,13 @@ async fn readings_are_stored_once_and_read_back_exactly(db: &TestDb) {
     let keys: Vec<(String, i64)> = back.iter().map(|r| (r.asset.clone(), (r.ts - from).num_minutes())).collect();
     assert_eq!(keys, [("INV-A".into(), 0), ("INV-B".into(), 0), ("INV-A".into(), 15), ("INV-B".into(), 15)]);
     assert_eq!(back[0], batch[1], "the first write wins; values round-trip, unreported stay None");
+    let last = store.last_readings_before("plant", from + Duration::minutes(30)).await.unwrap();
+    assert_eq!(last.len(), 2);
+    assert_eq!((last["INV-A"] - from).num_minutes(), 15, "before is exclusive");
+    assert_eq!((last["INV-B"] - from).num_minutes(), 15);
+    let last = store.last_readings_before("plant", from + Duration::hours(1)).await.unwrap();
+    assert_eq!(((last["INV-A"] - from).num_minutes(), (last["INV-B"] - from).num_minutes()), (30, 15));
+    assert!(store.last_readings_before("plant", from - Duration::hours(1)).await.unwrap().is_empty());
     let asset = store.asset("INV-A").await.unwrap().unwrap();
     assert_eq!(asset.kind, crate::AssetKind::Inverter);
     assert_eq!(asset.site, "plant");
@@ -71,8 +78,22 @@ async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
             scored_at: Utc::now(),
         }),
     };
-    store.record_windows(&[row(90.0, 0.97)]).await.unwrap();
-    store.record_windows(&[row(40.0, 0.80)]).await.unwrap();
+    let day = |asset: &str, d: i64, ac: f64| InverterDay {
+        asset_id: asset.into(),
+        day: start + Duration::days(d),
+        ac_sum: ac,
+        expected_sum: 2.0 * ac,
+        peer_ac_sum: ac,
+        peer_sum: 1.5 * ac,
+    };
+    store.record_windows(&[row(90.0, 0.97)], "plant", &[day("INV-A", 0, 10.0), day("INV-A", 1, 11.0)]).await.unwrap();
+    store.record_windows(&[row(40.0, 0.80)], "plant", &[day("INV-A", 0, 20.0)]).await.unwrap();
+    let days = store.inverter_days_before("plant", start + Duration::days(1)).await.unwrap();
+    assert_eq!(days, [day("INV-A", 0, 20.0)], "a recomputed day replaces its row; later days are not returned");
+    assert_eq!(store.inverter_days_before("plant", start + Duration::days(2)).await.unwrap().len(), 2);
+    assert!(store.inverter_days_before("other", start + Duration::days(2)).await.unwrap().is_empty());
+    let nan = InverterDay { peer_sum: f64::NAN, ..day("INV-A", 3, 1.0) };
+    assert!(store.record_windows(&[], "plant", &[nan]).await.is_err(), "a NaN sum is refused");
     let predictions = store.predictions_for_asset("INV-A", 10).await.unwrap();
     assert_eq!(predictions.len(), 1);
     assert_eq!(predictions[0].health_score, 40.0);

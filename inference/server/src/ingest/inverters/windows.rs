@@ -8,11 +8,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use prognos_core::pipeline::{parse_duration_s, InverterSource, Zone};
 use prognos_core::Reading;
-use prognos_features::inverter::{feature_names, window_features, WindowSpec, FEATURE_SET};
+use prognos_features::inverter::{
+    feature_names, window_features_with_history, DailyPerformance, History, WindowSpec, FEATURE_SET,
+};
 use prognos_scoring::FeatureBatch;
-use prognos_store::{NewPrediction, NewWindowRow};
+use prognos_store::{InverterDay, NewPrediction, NewWindowRow};
 
 use super::InverterPipeline;
+
+const DAY_S: i64 = 86_400;
 
 /// The pipeline's window lengths and alignment.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub struct WindowPlan {
     scoring: usize,
     /// Windows start at the epoch + this + a multiple of their length (the site's local midnight).
     align_s: i64,
+    /// The site's AC limit from the pipeline (W); `None`: estimated per recomputed range.
+    ac_limit_w: Option<f64>,
 }
 
 /// Window starts touched by a batch, per window length index.
@@ -59,7 +65,7 @@ impl WindowPlan {
             Zone::Fixed(off) => -i64::from(off.local_minus_utc()),
             Zone::Named(_) => 0,
         };
-        Ok(Self { sizes, scoring, align_s })
+        Ok(Self { sizes, scoring, align_s, ac_limit_w: src.windows.ac_limit_w })
     }
 
     fn start_of(&self, ts: i64, len: i64) -> i64 {
@@ -99,15 +105,51 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
         let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else { continue };
         let readings =
             p.store.readings_in_range(p.site(), at(first), at(last + len)).await.map_err(|e| e.to_string())?;
+        // The slow features (degradation, peer trend) need every earlier day, whose daily aggregates are kept in
+        // the store, and gap_count the reading before the range: a batch recomputes only what it touched and still
+        // gets what training got from the whole series.
+        let days = p.store.inverter_days_before(p.site(), at(first)).await.map_err(|e| e.to_string())?;
+        let last_reading = p.store.last_readings_before(p.site(), at(first)).await.map_err(|e| e.to_string())?;
+        let history = History {
+            days: days
+                .into_iter()
+                .map(|d| DailyPerformance {
+                    asset: d.asset_id,
+                    day: d.day,
+                    ac_sum: d.ac_sum,
+                    expected_sum: d.expected_sum,
+                    peer_ac_sum: d.peer_ac_sum,
+                    peer_sum: d.peer_sum,
+                })
+                .collect(),
+            last_reading,
+        };
         let spec = WindowSpec {
             window: Duration::seconds(*len),
             align_offset: Duration::seconds(plan.align_s),
+            ac_limit_w: plan.ac_limit_w,
             ..WindowSpec::default()
         };
-        let rows = tokio::task::spawn_blocking(move || window_features(&readings, &spec))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let (rows, days) =
+            tokio::task::spawn_blocking(move || window_features_with_history(&readings, &spec, &history))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        // Whole days only: a range of whole-day windows covers each of its days completely.
+        let days: Vec<InverterDay> = if len % DAY_S == 0 {
+            days.into_iter()
+                .map(|d| InverterDay {
+                    asset_id: d.asset,
+                    day: d.day,
+                    ac_sum: d.ac_sum,
+                    expected_sum: d.expected_sum,
+                    peer_ac_sum: d.peer_ac_sum,
+                    peer_sum: d.peer_sum,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let rows: Vec<_> = rows.into_iter().filter(|r| starts.contains(&r.window_start.timestamp())).collect();
         let feature_set = if i == plan.scoring { FEATURE_SET.to_string() } else { format!("{FEATURE_SET}/{size}") };
         let mut predictions: Vec<Option<NewPrediction>> = vec![None; rows.len()];
@@ -134,7 +176,7 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
                 prediction,
             })
             .collect();
-        done.windows += p.store.record_windows(&records).await.map_err(|e| e.to_string())?;
+        done.windows += p.store.record_windows(&records, p.site(), &days).await.map_err(|e| e.to_string())?;
     }
     Ok(done)
 }
