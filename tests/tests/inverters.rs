@@ -111,6 +111,21 @@ async fn http_batches_count_every_bad_row_and_store_good_ones_once() {
     assert_eq!(back.len(), 1);
     assert!(back[0].get(prognos_core::Metric::IrradianceWM2).is_some_and(|v| v > 100.0), "{back:?}");
     assert_eq!(store.count_readings(Some("plant-site")).await.unwrap(), 6);
+    // The daily windows export in the training-data format, each with the readings it holds.
+    let export = app
+        .get("/v1/exports/features.csv?feature_set=inverter-v1&site=plant-site", Some(VIEWER_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    let training = std::fs::read_to_string(repo_root().join("training-data/inverters/kaggle-plant-1.csv")).unwrap();
+    assert_eq!(lines.first(), training.lines().next().as_ref(), "the training-data header");
+    assert_eq!(lines.len(), 3, "{export}");
+    let day = "2020-05-14T18:30:00Z,2020-05-15T18:30:00Z,plant-site"; // local midnight (+05:30) to midnight
+    assert!(lines[1].starts_with(&format!("plant-site/INV-A/2020-05-14T18:30:00Z,{day},INV-A,4,")), "{export}");
+    assert!(lines[2].starts_with(&format!("plant-site/INV-B/2020-05-14T18:30:00Z,{day},INV-B,2,")), "{export}");
+    assert!(lines[1].ends_with(",,"), "label and severity are left empty: {export}");
 
     // A CSV without a required column is refused as a whole, naming it.
     let resp = app

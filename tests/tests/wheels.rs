@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use prognos_formats::icon::{encode, write_pair};
 use prognos_simulate::{capture_stem, simulate, FailureMode, WheelSpec};
 use prognos_tests::{repo_root, TestApp, VIEWER_TOKEN};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A test app running the wheel-camera pipeline on folders inside its own temp dir.
 async fn wheel_app(dir: &Path) -> TestApp {
@@ -116,6 +116,41 @@ async fn captures_in_both_camera_folders_are_scored_stored_and_archived() {
     let bad = app.get("/v1/assets/W04/trend?metric=voltage", Some(VIEWER_TOKEN)).await;
     assert_eq!(bad.status(), 422);
     assert_eq!(app.get("/v1/assets/nope", Some(VIEWER_TOKEN)).await.status(), 404);
+    // Listings: assets by kind in id order, paged by cursor, each with its latest prediction.
+    let get = |path: String| {
+        let app = &app;
+        async move { app.get(&path, Some(VIEWER_TOKEN)).await.json::<Value>().await.unwrap() }
+    };
+    let page = get("/v1/assets?kind=wheel&limit=3".into()).await;
+    let ids: Vec<&str> = page["assets"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["W01", "W02", "W03"], "{page}");
+    assert_eq!(page["next"], "W03");
+    assert_eq!(page["assets"][1]["latest"]["health_score"].as_f64().unwrap(), health("W02"));
+    let last = get("/v1/assets?kind=wheel&limit=3&after=W03".into()).await;
+    assert_eq!(last["assets"].as_array().unwrap().len(), 1);
+    assert_eq!((&last["assets"][0]["id"], &last["next"]), (&json!("W04"), &Value::Null));
+    assert_eq!(get("/v1/assets?kind=inverter".into()).await["assets"], json!([]));
+    assert_eq!(app.get("/v1/assets?kind=pump", Some(VIEWER_TOKEN)).await.status(), 422);
+    // Predictions: newest observation first, paged, filtered by model, version and time.
+    let mut seen = Vec::new();
+    let mut path = "/v1/predictions?limit=3".to_string();
+    loop {
+        let page = get(path.clone()).await;
+        seen.extend(page["predictions"].as_array().unwrap().iter().map(|p| p["asset"].as_str().unwrap().to_string()));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/v1/predictions?limit=3&after={}", next.replace('+', "%2B")),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["W04", "W03", "W02", "W01"], "pages cover every prediction once, newest capture first");
+    let recent =
+        get("/v1/predictions?model=wheel-health&from=2026-11-22T10:00:03Z&to=2026-11-22T10:00:04Z".into()).await;
+    let recent: Vec<&str> =
+        recent["predictions"].as_array().unwrap().iter().map(|p| p["asset"].as_str().unwrap()).collect();
+    assert_eq!(recent, ["W03"], "from inclusive, to exclusive");
+    assert_eq!(get("/v1/predictions?model_version=0.0.0".into()).await["predictions"], json!([]));
+    assert_eq!(app.get("/v1/predictions?after=yesterday", Some(VIEWER_TOKEN)).await.status(), 422);
+    assert_eq!(app.get("/v1/predictions?limit=0", Some(VIEWER_TOKEN)).await.status(), 422);
     // Processed pairs leave the camera folders for the archive.
     tokio::time::sleep(Duration::from_millis(200)).await;
     for cam in ["Cam_01", "Cam_02"] {

@@ -63,11 +63,14 @@ pub struct PipelineSettings {
     pub enabled: Vec<String>,
     /// Run no pipeline at all (API only). Default false.
     pub disabled: bool,
+    /// Replicas on one database that watch the same camera folders claim each capture before handling it; a
+    /// replica that dies holding a claim leaves its capture to the others after this many seconds. Default 60.
+    pub claim_lease_s: u64,
 }
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        Self { dir: PathBuf::from("pipelines"), enabled: Vec::new(), disabled: false }
+        Self { dir: PathBuf::from("pipelines"), enabled: Vec::new(), disabled: false, claim_lease_s: 60 }
     }
 }
 

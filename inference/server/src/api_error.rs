@@ -71,7 +71,11 @@ impl From<ScoringError> for ApiError {
 
 impl From<prognos_store::StoreError> for ApiError {
     fn from(e: prognos_store::StoreError) -> Self {
-        ApiError::Internal(format!("store: {e}"))
+        match e {
+            // A filter, cursor or limit the store refused: the client's to fix.
+            prognos_store::StoreError::InvalidInput(message) => ApiError::Invalid { code: "invalid_query", message },
+            e => ApiError::Internal(format!("store: {e}")),
+        }
     }
 }
 

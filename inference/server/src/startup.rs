@@ -101,6 +101,8 @@ impl Application {
                     )
                     .map_err(|e| anyhow::anyhow!("pipeline {}: {e}", path.display()))?;
                     pipeline.explain_top = state.settings.models.explain_top;
+                    pipeline.claim_lease =
+                        chrono::Duration::seconds(state.settings.pipelines.claim_lease_s.clamp(1, 86_400) as i64);
                     pipelines.push(tokio::spawn(Arc::new(pipeline).run(shutdown.clone())));
                 }
                 PipelineKind::InverterMetrics => inverter_files.push(file),

@@ -76,6 +76,36 @@ pub struct PredictionExportRow {
     pub scored_at: DateTime<Utc>,
 }
 
+/// One inverter window feature row, with the number of readings stored in its window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFeaturesRow {
+    /// Feature row id (the keyset cursor).
+    pub id: i64,
+    /// The inverter.
+    pub asset_id: String,
+    /// Its site.
+    pub site: String,
+    /// Window start (inclusive).
+    pub window_start: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub window_end: DateTime<Utc>,
+    /// Readings of the inverter stored in the window.
+    pub readings: i64,
+    /// Feature names and values in order (non-finite values as NaN).
+    pub features: Vec<(String, f64)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct WindowFeaturesSql {
+    id: i64,
+    asset_id: String,
+    site: String,
+    window_start: Ts,
+    window_end: Ts,
+    feature_values: String,
+    readings: i64,
+}
+
 #[derive(sqlx::FromRow)]
 struct CaptureFeaturesSql {
     id: i64,
@@ -159,6 +189,50 @@ impl Store {
                     predicted_label: r.label,
                     health_score: r.health_score,
                     model: r.model.zip(r.model_version).map(|(m, v)| format!("{m}@{v}")),
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` inverter window rows of `feature_set` with id greater than `after` (0 for the first chunk)
+    /// that match `filter` (time on the window start), in id order, each with its readings count.
+    pub async fn export_window_features(
+        &self,
+        filter: &ExportFilter,
+        feature_set: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<WindowFeaturesRow>, StoreError> {
+        check_chunk(limit)?;
+        const SQL: &str = "SELECT f.id, f.asset_id, a.site, f.window_start, f.window_end, f.feature_values, \
+            (SELECT COUNT(*) FROM readings r WHERE r.asset_id = f.asset_id AND r.ts >= f.window_start \
+            AND r.ts < f.window_end) AS readings \
+            FROM feature_rows f JOIN assets a ON a.id = f.asset_id \
+            WHERE f.capture_id IS NULL AND f.feature_set = $1 AND f.id > $2 AND ($3 IS NULL OR f.asset_id = $3) \
+            AND ($4 IS NULL OR a.site = $4) AND ($5 IS NULL OR f.window_start >= $5) \
+            AND ($6 IS NULL OR f.window_start < $6) ORDER BY f.id LIMIT $7";
+        let rows: Vec<WindowFeaturesSql> = on_pool!(self, pool => {
+            sqlx::query_as(SQL)
+                .bind(feature_set)
+                .bind(after)
+                .bind(filter.asset_id.as_deref())
+                .bind(filter.site.as_deref())
+                .bind(filter.from.map(Ts::new))
+                .bind(filter.to.map(Ts::new))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                Ok(WindowFeaturesRow {
+                    features: decode_pairs("feature_rows.feature_values", &r.feature_values)?,
+                    id: r.id,
+                    asset_id: r.asset_id,
+                    site: r.site,
+                    window_start: r.window_start.0,
+                    window_end: r.window_end.0,
+                    readings: r.readings,
                 })
             })
             .collect()

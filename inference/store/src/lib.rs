@@ -49,7 +49,7 @@ pub use alerts::{
 };
 pub use connect::{mask_password, StoreOptions, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 pub use error::StoreError;
-pub use export::{CaptureFeaturesRow, ExportFilter, PredictionExportRow};
+pub use export::{CaptureFeaturesRow, ExportFilter, PredictionExportRow, WindowFeaturesRow};
 pub use listing::{AssetFilter, AssetSummary, PredictionCursor, PredictionFilter};
 pub use model_ops::{InspectionRecord, LabelledRow, ModelSelection, NewInspection};
 pub use readings::{InverterDay, NewWindowRow, ReadingsOutcome, StoredWindow};

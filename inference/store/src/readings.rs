@@ -38,20 +38,6 @@ const SELECT_READINGS: &str = "SELECT asset_id, ts, ac_power_w, ac_current_a, ac
 energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, ambient_temp_c, \
 irradiance_w_m2, status, events FROM readings WHERE site = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, asset_id";
 
-const UPSERT_WINDOW: &str = "\
-INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, feature_values, observed_at)
-VALUES (NULL, $1, $2, $3, $4, $5, $3)
-ON CONFLICT (asset_id, feature_set, window_start) WHERE capture_id IS NULL DO UPDATE SET
-    window_end = excluded.window_end, feature_values = excluded.feature_values, observed_at = excluded.observed_at
-RETURNING id";
-
-const DELETE_WINDOW_PREDICTIONS: &str = "DELETE FROM predictions WHERE feature_row_id = $1";
-
-const INSERT_WINDOW_PREDICTION: &str = "\
-INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, health_score, label,
-    probabilities, scored_at)
-VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8)";
-
 /// What [`Store::insert_readings`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadingsOutcome {
@@ -97,9 +83,10 @@ pub struct InverterDay {
     pub peer_sum: f64,
 }
 
-const UPSERT_DAY: &str = "\
-INSERT INTO inverter_days (asset_id, day, site, ac_sum, expected_sum, peer_ac_sum, peer_sum)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+/// Window rows (and days) per multi-row statement (at most 9 bound values each).
+const WINDOWS_PER_STATEMENT: usize = 500;
+
+const UPSERT_DAY_CONFLICT: &str = " \
 ON CONFLICT (asset_id, day) DO UPDATE SET
     site = excluded.site, ac_sum = excluded.ac_sum, expected_sum = excluded.expected_sum,
     peer_ac_sum = excluded.peer_ac_sum, peer_sum = excluded.peer_sum";
@@ -339,44 +326,104 @@ impl Store {
             };
             encoded.push((features, probabilities));
         }
+        // One window per (asset, feature set, start): a repeat in the input replaces the earlier one, as
+        // consecutive upserts would.
+        let mut last: HashMap<(&str, &str, i64), usize> = HashMap::with_capacity(rows.len());
+        for (i, w) in rows.iter().enumerate() {
+            last.insert((w.asset_id.as_str(), w.feature_set.as_str(), w.window_start.timestamp_micros()), i);
+        }
+        let keep: Vec<usize> = (0..rows.len())
+            .filter(|i| {
+                let w = &rows[*i];
+                last[&(w.asset_id.as_str(), w.feature_set.as_str(), w.window_start.timestamp_micros())] == *i
+            })
+            .collect();
         let begin = begin(&self.pool);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            for (w, (features, probabilities)) in rows.iter().zip(&encoded) {
-                let id: i64 = sqlx::query_scalar(UPSERT_WINDOW)
-                    .bind(&w.asset_id)
-                    .bind(Ts::new(w.window_start))
-                    .bind(Ts::new(w.window_end))
-                    .bind(&w.feature_set)
-                    .bind(features)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                sqlx::query(DELETE_WINDOW_PREDICTIONS).bind(id).execute(&mut *tx).await?;
-                if let (Some(p), Some(probs)) = (&w.prediction, probabilities) {
-                    sqlx::query(INSERT_WINDOW_PREDICTION)
-                        .bind(&w.asset_id)
-                        .bind(id)
-                        .bind(&p.model)
-                        .bind(&p.model_version)
-                        .bind(p.health_score)
-                        .bind(&p.label)
-                        .bind(probs)
-                        .bind(Ts::new(p.scored_at))
-                        .execute(&mut *tx)
-                        .await?;
+            // Multi-row statements: per chunk one upsert of the feature rows (returning their ids), one delete of
+            // their earlier predictions and one insert of the new ones, instead of three statements per window.
+            for chunk in keep.chunks(WINDOWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, \
+                     feature_values, observed_at) ",
+                );
+                q.push_values(chunk, |mut b, &i| {
+                    let w = &rows[i];
+                    b.push("NULL")
+                        .push_bind(w.asset_id.as_str())
+                        .push_bind(Ts::new(w.window_start))
+                        .push_bind(Ts::new(w.window_end))
+                        .push_bind(w.feature_set.as_str())
+                        .push_bind(encoded[i].0.as_str())
+                        .push_bind(Ts::new(w.window_end));
+                });
+                q.push(
+                    " ON CONFLICT (asset_id, feature_set, window_start) WHERE capture_id IS NULL DO UPDATE SET \
+                     window_end = excluded.window_end, feature_values = excluded.feature_values, \
+                     observed_at = excluded.observed_at RETURNING id, asset_id, feature_set, window_start",
+                );
+                let mut ids: HashMap<(String, String, i64), i64> = HashMap::with_capacity(chunk.len());
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    let start: Ts = row.try_get(3)?;
+                    ids.insert((row.try_get(1)?, row.try_get(2)?, start.0.timestamp_micros()), row.try_get(0)?);
+                }
+                let id_of = |i: usize| {
+                    let w = &rows[i];
+                    ids.get(&(w.asset_id.clone(), w.feature_set.clone(), w.window_start.timestamp_micros())).copied()
+                };
+                let mut chunk_ids = Vec::with_capacity(chunk.len());
+                for &i in chunk {
+                    chunk_ids.push(id_of(i).ok_or_else(|| {
+                        StoreError::InvalidInput(format!("window {} {} was not stored", rows[i].asset_id, rows[i].window_start))
+                    })?);
+                }
+                let mut q = QueryBuilder::new("DELETE FROM predictions WHERE feature_row_id IN (");
+                let mut list = q.separated(", ");
+                for id in &chunk_ids {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await?;
+                let scored: Vec<(usize, i64)> =
+                    chunk.iter().zip(&chunk_ids).filter(|(i, _)| rows[**i].prediction.is_some()).map(|(i, id)| (*i, *id)).collect();
+                if !scored.is_empty() {
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, \
+                         health_score, label, probabilities, scored_at) ",
+                    );
+                    q.push_values(&scored, |mut b, &(i, id)| {
+                        let w = &rows[i];
+                        if let (Some(p), Some(probs)) = (&w.prediction, &encoded[i].1) {
+                            b.push_bind(w.asset_id.as_str())
+                                .push("NULL")
+                                .push_bind(id)
+                                .push_bind(p.model.as_str())
+                                .push_bind(p.model_version.as_str())
+                                .push_bind(p.health_score)
+                                .push_bind(p.label.as_str())
+                                .push_bind(probs.as_str())
+                                .push_bind(Ts::new(p.scored_at));
+                        }
+                    });
+                    q.build().execute(&mut *tx).await?;
                 }
             }
-            for d in days {
-                sqlx::query(UPSERT_DAY)
-                    .bind(&d.asset_id)
-                    .bind(Ts::new(d.day))
-                    .bind(site)
-                    .bind(d.ac_sum)
-                    .bind(d.expected_sum)
-                    .bind(d.peer_ac_sum)
-                    .bind(d.peer_sum)
-                    .execute(&mut *tx)
-                    .await?;
+            for chunk in days.chunks(WINDOWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO inverter_days (asset_id, day, site, ac_sum, expected_sum, peer_ac_sum, peer_sum) ",
+                );
+                q.push_values(chunk, |mut b, d| {
+                    b.push_bind(d.asset_id.as_str())
+                        .push_bind(Ts::new(d.day))
+                        .push_bind(site)
+                        .push_bind(d.ac_sum)
+                        .push_bind(d.expected_sum)
+                        .push_bind(d.peer_ac_sum)
+                        .push_bind(d.peer_sum);
+                });
+                q.push(UPSERT_DAY_CONFLICT);
+                q.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

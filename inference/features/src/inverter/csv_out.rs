@@ -52,6 +52,13 @@ impl<W: Write> InverterCsvWriter<W> {
         Ok(InverterCsvWriter { inner, path, record: Vec::with_capacity(FEATURE_COUNT + 8) })
     }
 
+    /// Like [`Self::new`] without the header: a continuation of a stream whose header went out earlier (an
+    /// export written chunk by chunk).
+    pub fn without_header(writer: W, path: impl Into<PathBuf>) -> Self {
+        let inner = csv::WriterBuilder::new().has_headers(false).from_writer(writer);
+        InverterCsvWriter { inner, path: path.into(), record: Vec::with_capacity(FEATURE_COUNT + 8) }
+    }
+
     /// Writes one row; refuses a row without exactly one value per feature.
     pub fn write(&mut self, w: &LabelledWindow) -> Result<(), FeatureError> {
         let row = &w.row;

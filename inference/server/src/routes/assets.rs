@@ -1,5 +1,5 @@
-//! Assets and their trends: `GET /v1/assets/{id}` and `GET /v1/assets/{id}/trend` (time-bucketed min, mean
-//! and max of the health score).
+//! Assets and their trends: `GET /v1/assets` (paged, by kind and site, each with its latest prediction),
+//! `GET /v1/assets/{id}` and `GET /v1/assets/{id}/trend` (time-bucketed min, mean and max of the health score).
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -7,8 +7,55 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use prognos_store::{AssetFilter, AssetKind};
+
 use crate::api_error::ApiError;
+use crate::routes::predictions::prediction_json;
 use crate::state::AppState;
+
+/// `GET /v1/assets` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetsQuery {
+    /// `wheel` or `inverter`.
+    pub kind: Option<String>,
+    /// Only assets of this site.
+    pub site: Option<String>,
+    /// The `next` cursor of the previous page (the last asset id it held).
+    pub after: Option<String>,
+    /// At most this many (default 100, at most 10,000).
+    pub limit: Option<i64>,
+}
+
+/// Lists assets in id order, each with its latest prediction: `{"assets": [...], "next": cursor or null}`.
+pub async fn list_assets(State(state): State<AppState>, Query(q): Query<AssetsQuery>) -> Result<Json<Value>, ApiError> {
+    let invalid = |message: String| ApiError::Invalid { code: "invalid_query", message };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(invalid(format!("limit must be 1 to 10000, got {limit}")));
+    }
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => Some(AssetKind::parse(k).ok_or_else(|| invalid(format!("kind {k:?}: wheel or inverter")))?),
+    };
+    let filter = AssetFilter { kind, site: q.site, after: q.after, limit };
+    let rows = state.store.list_assets(&filter).await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|a| a.asset.id.clone())).flatten();
+    let assets: Vec<Value> = rows
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.asset.id,
+                "kind": s.asset.kind.as_str(),
+                "site": s.asset.site,
+                "first_seen": s.asset.first_seen.to_rfc3339(),
+                "last_seen": s.asset.last_seen.to_rfc3339(),
+                "latest": s.latest.map(prediction_json),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "assets": assets, "next": next })))
+}
 
 /// One asset with its latest prediction.
 pub async fn get_asset(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

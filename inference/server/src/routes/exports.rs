@@ -1,6 +1,8 @@
 //! Exports for data scientists: `GET /v1/exports/{features,predictions,readings}.csv` with filters (asset,
 //! site, from, to). Rows are read in keyset-paged chunks and streamed out chunk by chunk, so an export of any size
-//! holds one chunk in memory. The features export is in the training-data format (`training-data/wheels/*.csv`).
+//! holds one chunk in memory. The features export is in the training-data format: `training-data/wheels/*.csv`
+//! for wheel feature sets (the default `wheel-v1`), `training-data/inverters/*.csv` for `feature_set=inverter-v1`
+//! (the scored daily windows; `inverter-v1/1h` for the hourly ones).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use futures_util::stream;
 use prognos_core::Metric;
+use prognos_features::inverter::{InverterCsvWriter, InverterWindowRow, LabelledWindow, FEATURE_NAMES};
 use prognos_store::{ExportFilter, Store, StoreError};
 use serde::Deserialize;
 
@@ -62,6 +65,7 @@ pub async fn export(
         }
     }
     let kind = match file.as_str() {
+        "features.csv" if q.feature_set.as_deref().is_some_and(|s| s.starts_with("inverter-")) => Kind::WindowFeatures,
         "features.csv" => Kind::Features,
         "predictions.csv" => Kind::Predictions,
         "readings.csv" => {
@@ -110,7 +114,10 @@ pub async fn export(
 /// Which export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    /// Wheel captures' feature rows (`training-data/wheels/` format).
     Features,
+    /// Inverter window feature rows (`training-data/inverters/` format).
+    WindowFeatures,
     Predictions,
     Readings,
 }
@@ -182,6 +189,44 @@ async fn next_chunk(
                 Some(last) if rows.len() as i64 == CHUNK => Cursor::Id(last.id),
                 _ => Cursor::Done,
             }
+        }
+        (Kind::WindowFeatures, Cursor::Id(after)) => {
+            let set = q.feature_set.as_deref().unwrap_or_default();
+            let rows = store.export_window_features(&q.filter(), set, after, CHUNK).await?;
+            let feature_err = |e: prognos_features::inverter::FeatureError| ExportError::Csv(e.to_string());
+            let buffer = Vec::with_capacity(1 << 16);
+            let mut out = if first {
+                InverterCsvWriter::new(buffer, "features.csv").map_err(feature_err)?
+            } else {
+                InverterCsvWriter::without_header(buffer, "features.csv")
+            };
+            for r in &rows {
+                let names: Vec<&str> = r.features.iter().map(|(n, _)| n.as_str()).collect();
+                if names != FEATURE_NAMES {
+                    return Err(ExportError::Mixed(format!(
+                        "window row {} of {} does not hold the {set} features in order; export one feature set \
+                         version at a time",
+                        r.id, r.asset_id
+                    )));
+                }
+                let row = InverterWindowRow {
+                    asset: r.asset_id.clone(),
+                    window_start: r.window_start,
+                    window_end: r.window_end,
+                    readings: r.readings as usize,
+                    values: r.features.iter().map(|(_, v)| *v).collect(),
+                };
+                // No ground truth is stored: label and severity stay empty for the data scientist to fill.
+                let window =
+                    LabelledWindow { site: r.site.clone(), row, label: None, severity: None, partial_hours: None };
+                out.write(&window).map_err(feature_err)?;
+            }
+            let bytes = out.finish().map_err(feature_err)?;
+            let next = match rows.last() {
+                Some(last) if rows.len() as i64 == CHUNK => Cursor::Id(last.id),
+                _ => Cursor::Done,
+            };
+            return Ok((Some(Bytes::from(bytes)), next, header));
         }
         (Kind::Predictions, Cursor::Id(after)) => {
             let rows = store.export_predictions(&q.filter(), after, CHUNK).await?;

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(models::list))
         .route("/v1/inspections", get(crate::model_ops::inspections::list))
         .route("/v1/predictions", get(predictions::list))
+        .route("/v1/assets", get(assets::list_assets))
         .route("/v1/assets/{id}", get(assets::get_asset))
         .route("/v1/assets/{id}/trend", get(assets::trend))
         .route("/v1/alerts", get(alerts::list_alerts))

@@ -100,11 +100,25 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     }
     let mut done = WindowsDone::default();
     let names: Vec<String> = feature_names().iter().map(|s| s.to_string()).collect();
+    // Each window length recomputes [its first touched start, its last touched end); the readings of all of
+    // them are read once (the day range holds the hour range).
+    let ranges: BTreeMap<usize, (i64, i64)> = by_size
+        .iter()
+        .filter_map(|(i, starts)| Some((*i, (*starts.first()?, *starts.last()? + plan.sizes[*i].1))))
+        .collect();
+    let (Some(from), Some(to)) = (ranges.values().map(|r| r.0).min(), ranges.values().map(|r| r.1).max()) else {
+        return Ok(done);
+    };
+    let all = p.store.readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?;
     for (i, starts) in by_size {
         let (size, len) = &plan.sizes[i];
-        let (Some(&first), Some(&last)) = (starts.first(), starts.last()) else { continue };
-        let readings =
-            p.store.readings_in_range(p.site(), at(first), at(last + len)).await.map_err(|e| e.to_string())?;
+        let Some(&(first, end)) = ranges.get(&i) else { continue };
+        let readings: Vec<Reading> = if (first, end) == (from, to) {
+            all.to_vec()
+        } else {
+            let (lo, hi) = (at(first), at(end));
+            all.iter().filter(|r| r.ts >= lo && r.ts < hi).cloned().collect()
+        };
         // The slow features (degradation, peer trend) need every earlier day, whose daily aggregates are kept in
         // the store, and gap_count the reading before the range: a batch recomputes only what it touched and still
         // gets what training got from the whole series.

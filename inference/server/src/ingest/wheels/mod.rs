@@ -44,6 +44,19 @@ pub struct WheelPipeline {
     /// How many features that pulled a score down are stored with each prediction (0: no explanations).
     /// Default [`DEFAULT_EXPLAIN_TOP`]; `models.explain_top` in the settings.
     pub explain_top: usize,
+    /// This process's id in work claims: replicas on one database watching the same folders claim each pair
+    /// before handling it, so that one of them scores it ([`Store::claim_work`]).
+    pub replica: String,
+    /// How long a claim on a pair lasts: a replica that dies holding one leaves the pair to the others after
+    /// this (`pipelines.claim_lease_s`).
+    pub claim_lease: chrono::Duration,
+}
+
+/// A process-unique id for work claims: host, process id and a random part.
+pub fn replica_id() -> String {
+    use rand::Rng;
+    let host = std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "prognos".into());
+    format!("{host}-{}-{:08x}", std::process::id(), rand::rng().random::<u32>())
 }
 
 /// Features named per prediction unless configured otherwise.
@@ -87,6 +100,8 @@ impl WheelPipeline {
             models,
             alerts,
             explain_top: DEFAULT_EXPLAIN_TOP,
+            replica: replica_id(),
+            claim_lease: chrono::Duration::seconds(60),
         })
     }
 
@@ -215,7 +230,13 @@ impl WheelPipeline {
                 break; // the files stay; the next start picks them up
             }
             let camera = camera_of(&pair.stem);
-            let outcome = self.handle(&pair).await;
+            let outcome = self.handle_claimed(&pair).await;
+            if let Outcome::Elsewhere = outcome {
+                // Another replica holds it. Look again later: gone then if it finished, ours once its lease
+                // runs out if it died.
+                tracker.observe(&pair.xml(), 0, None, Instant::now());
+                continue;
+            }
             self.report(&pair.stem, &camera, &outcome, Some(pair.complete_at));
             self.tell_alerts(&camera, &outcome).await;
             if let Outcome::Retry(_) = outcome {
@@ -283,6 +304,7 @@ impl WheelPipeline {
                 tracing::warn!(%pipeline, camera, source, %reason, "capture left in place to retry");
                 "retry"
             }
+            Outcome::Elsewhere => return,
         };
         metrics::counter!("prognos_captures_total", "pipeline" => pipeline, "camera" => camera.to_string(), "outcome" => kind)
             .increment(1);

@@ -52,6 +52,8 @@ pub enum Outcome {
     Quarantined(String),
     /// A fault on our side; the files stay and will be retried.
     Retry(String),
+    /// Another replica has claimed the pair (or has already finished it): nothing done here.
+    Elsewhere,
 }
 
 /// Reads, hashes and featurizes a pair (blocking: run it off the async runtime).
@@ -76,7 +78,26 @@ pub fn prepare(xml: &Path, dat: &Path) -> Result<Prepared, String> {
 }
 
 impl WheelPipeline {
-    /// Handles one ready pair end to end.
+    /// Claims the pair for this replica, handles it, and releases the claim. Pairs another live replica has
+    /// claimed, or whose files are gone by the time the claim is ours (a replica finished them), are
+    /// [`Outcome::Elsewhere`].
+    pub async fn handle_claimed(&self, pair: &ReadyPair) -> Outcome {
+        let key = format!("capture:{}", pair.stem.display());
+        match self.store.claim_work(&key, &self.replica, Utc::now(), self.claim_lease).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Elsewhere,
+            Err(e) => return Outcome::Retry(format!("store: claiming the pair: {e}")),
+        }
+        let outcome =
+            if pair.xml().exists() || pair.dat().exists() { self.handle(pair).await } else { Outcome::Elsewhere };
+        if let Err(e) = self.store.release_work(&key, &self.replica).await {
+            // The claim lapses by itself after its lease.
+            tracing::warn!(key, error = %e, "could not release a work claim");
+        }
+        outcome
+    }
+
+    /// Handles one ready pair end to end (unclaimed: [`Self::handle_claimed`] is the entry point).
     pub async fn handle(&self, pair: &ReadyPair) -> Outcome {
         let (xml, dat) = (pair.xml(), pair.dat());
         let stem = pair.stem.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
