@@ -240,3 +240,108 @@ pub fn plant_1_pipeline(dir: &Path, topic: &str, name: &str, linger_ms: u64) -> 
             ),
         )
 }
+
+/// The dashboard scenario `tests/tests/dashboard.rs` and `tests/tests/dashboard_browser.rs` share: an app with
+/// the wheel-camera pipeline and an alert engine, fed simulated captures of a wheel that wears through the
+/// alert threshold beside a healthy one.
+pub mod dashboard {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use chrono::{DurationRound, Utc};
+    use prognos_formats::icon::write_pair;
+    use prognos_simulate::{capture_stem, simulate, FailureMode, WheelSpec};
+    use serde_json::Value;
+
+    use super::{repo_root, TestApp, VIEWER_TOKEN};
+
+    /// The degrading wheel.
+    pub const WORN: &str = "W03";
+    /// The healthy wheel beside it.
+    pub const HEALTHY: &str = "W01";
+    /// How bad the worn wheel's flat spot is on each pass, one pass a minute.
+    pub const SEVERITIES: [f32; 6] = [0.0, 0.0, 0.4, 0.7, 0.9, 0.95];
+
+    /// An app with the wheel pipeline (its camera folders and archive under `dir`) and an alert engine (its
+    /// only contact has no notifier configured, so its notifications fail: the fleet page shows them).
+    pub async fn app(dir: &Path) -> TestApp {
+        let root = dir.to_path_buf();
+        std::fs::create_dir_all(root.join("pipelines")).unwrap();
+        std::fs::write(
+            root.join("pipelines/wheels.toml"),
+            format!(
+                "[pipeline]\nname = \"wheel-cameras\"\nkind = \"wheel-cameras\"\nsite = \"coaster-1\"\nfeature_set = \"wheel-v1\"\n\
+                 [cameras]\nroot = \"{cams}\"\ncameras = [\"Cam_01\", \"Cam_02\"]\nrescan_ms = 50\nsettle_ms = 200\n\
+                 archive_dir = \"{archive}\"\n[model]\nname = \"wheel-health\"\n",
+                cams = root.join("cameras").display(),
+                archive = root.join("archive").display(),
+            ),
+        )
+        .unwrap();
+        let alerts: toml::Table = toml::from_str(
+            r#"
+tick_ms = 100
+[engine]
+dashboard_url = "http://prognos.test"
+[engine.health]
+threshold = 70.0
+[engine.route]
+name = "maintenance"
+group_wait_ms = 200
+escalate_after_s = 0
+levels = [[{ name = "tech", email = "tech@example.com" }]]
+[outbox]
+poll_interval_ms = 100
+"#,
+        )
+        .unwrap();
+        TestApp::spawn_with(&[], move |s| {
+            s.models.dir = repo_root().join("models");
+            s.models.serve = vec!["wheel-health".into()];
+            s.pipelines.disabled = false;
+            s.pipelines.dir = root.join("pipelines");
+            s.store.url = Some(format!("sqlite://{}", root.join("store.db").display()));
+            s.data_dir = root.join("data");
+            s.alerts = alerts;
+        })
+        .await
+    }
+
+    /// Writes one pass of the worn wheel per minute (ending now) and a healthy [`HEALTHY`] beside it into the
+    /// camera folders under `root`; waits until all are scored and an alert is open for the worn wheel.
+    pub async fn feed(app: &TestApp, root: &Path) {
+        let cams = root.join("cameras");
+        let start = Utc::now().duration_trunc(chrono::Duration::seconds(1)).unwrap() - chrono::Duration::minutes(6);
+        for (i, severity) in SEVERITIES.iter().enumerate() {
+            let at = start + chrono::Duration::minutes(i as i64);
+            let worn = (*severity > 0.0).then_some((FailureMode::FlatSpot, *severity));
+            // Distinct seeds: two healthy captures from one seed would be byte-identical, and stored once.
+            for (k, (wheel, camera, failure)) in
+                [(WORN, "Cam_01", worn), (HEALTHY, "Cam_02", None)].into_iter().enumerate()
+            {
+                let mut spec = WheelSpec::healthy(wheel, camera, at, 500 + 2 * i as u64 + k as u64);
+                spec.profiles = 600;
+                spec.failure = failure;
+                let stem = capture_stem(&cams, &spec);
+                std::fs::create_dir_all(stem.parent().unwrap()).unwrap();
+                write_pair(&stem, &simulate(&spec).unwrap()).unwrap();
+            }
+        }
+        let want = SEVERITIES.len() * 2;
+        let started = Instant::now();
+        loop {
+            let p: Value = app.get("/v1/predictions?limit=100", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+            let a: Value = app.get(&format!("/v1/alerts?asset={WORN}"), Some(VIEWER_TOKEN)).await.json().await.unwrap();
+            let scored = p["predictions"].as_array().map(Vec::len).unwrap_or(0);
+            let alerts = a["alerts"].as_array().map(Vec::len).unwrap_or(0);
+            if scored >= want && alerts >= 1 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{scored} of {want} scored, {alerts} alerts for {WORN}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
