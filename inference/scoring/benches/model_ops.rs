@@ -60,7 +60,15 @@ struct Clients {
     tasks: Vec<tokio::task::JoinHandle<Vec<f64>>>,
 }
 
-fn start_clients(rt: &tokio::runtime::Runtime, set: &Arc<ModelSet>, n: usize, pause: Duration) -> Clients {
+/// `record`: keep every latency (phase 2). Phase 1 does not, so that the bench's own growing vectors do not
+/// count as the service's memory growth.
+fn start_clients(
+    rt: &tokio::runtime::Runtime,
+    set: &Arc<ModelSet>,
+    n: usize,
+    pause: Duration,
+    record: bool,
+) -> Clients {
     let (stop, failed, ok) =
         (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let values = row();
@@ -76,7 +84,9 @@ fn start_clients(rt: &tokio::runtime::Runtime, set: &Arc<ModelSet>, n: usize, pa
                         Ok(h) => h.score_for(FeatureBatch { values: values.clone(), rows: 1 }, Some("W01")).await,
                         Err(e) => Err(e),
                     };
-                    latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                    if record {
+                        latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                    }
                     match result {
                         Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => failed.fetch_add(1, Ordering::Relaxed),
@@ -112,8 +122,9 @@ fn main() {
     set.insert(serve(&install(registry.path(), "1.0.0"), &session, workers).unwrap());
 
     // 1. 200 consecutive swaps under load.
-    let clients = start_clients(&rt, &set, 4, Duration::ZERO);
-    let swaps = 200;
+    let clients = start_clients(&rt, &set, 4, Duration::ZERO, false);
+    let swaps: usize = std::env::var("SWAPS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let mut rss_trace = Vec::new();
     let mut times = Vec::new();
     let mut rss_at_10 = 0;
     for i in 1..=swaps {
@@ -128,6 +139,9 @@ fn main() {
         std::fs::remove_dir_all(&dir).ok();
         if i == 10 {
             rss_at_10 = rss_kib();
+        }
+        if i % 50 == 0 {
+            rss_trace.push(format!("{i}: {} KiB", rss_kib()));
         }
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -145,11 +159,13 @@ fn main() {
         (rss_end as f64 / rss_at_10 as f64 - 1.0) * 100.0
     );
 
+    println!("RSS every 50 swaps: {}", rss_trace.join(", "));
+
     // 2. Shadow overhead: 2 clients pacing 1-row requests, without and with a shadow.
     let active = set.active_version("wheel-health").unwrap();
     set.insert_inactive(serve(&install(registry.path(), "2.0.0"), &session, workers).unwrap());
     let measure = |label: &str| {
-        let clients = start_clients(&rt, &set, 2, Duration::from_micros(200));
+        let clients = start_clients(&rt, &set, 2, Duration::from_micros(200), true);
         std::thread::sleep(Duration::from_secs(5));
         let (ok, failed, lat) = stop_clients(&rt, clients);
         let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio::sync::oneshot;
 
 use crate::card::ModelCard;
 use crate::error::{Result, ScoringError};
@@ -25,6 +24,28 @@ pub struct Shadow {
     /// For each candidate feature, its column in the active card's feature order (`None`: same order).
     columns: Option<Vec<usize>>,
     stats: Mutex<Stats>,
+    /// Rows waiting to be scored by the candidate together (see [`SHADOW_LINGER`]).
+    pending: Mutex<Pending>,
+}
+
+/// Rows offered to the candidate wait this long for others, then the candidate scores them all in one call:
+/// one inference per request would double the scoring work of a busy service; one per linger costs a fraction.
+pub const SHADOW_LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+/// At most this many rows wait; beyond, offered batches are skipped (counted), never queued without bound.
+pub const SHADOW_MAX_PENDING_ROWS: usize = 16_384;
+
+/// One offered batch: its rows (in the candidate's feature order), the active answer and the asset.
+struct Offered {
+    values: Vec<f32>,
+    rows: usize,
+    active: Scores,
+    subject: Option<String>,
+}
+
+#[derive(Default)]
+struct Pending {
+    batches: Vec<Offered>,
+    rows: usize,
 }
 
 impl std::fmt::Debug for Shadow {
@@ -155,7 +176,13 @@ impl Shadow {
         }
         let identity = columns.len() == active.input.features.len() && columns.iter().enumerate().all(|(i, &c)| i == c);
         let stats = Stats { since_unix_ms: now_ms(), ..Default::default() };
-        Ok(Self { candidate, active, columns: (!identity).then_some(columns), stats: Mutex::new(stats) })
+        Ok(Self {
+            candidate,
+            active,
+            columns: (!identity).then_some(columns),
+            stats: Mutex::new(stats),
+            pending: Mutex::new(Pending::default()),
+        })
     }
 
     /// The candidate's handle.
@@ -168,44 +195,84 @@ impl Shadow {
         &self.active
     }
 
-    /// Queues the rows on the candidate without waiting; `None` when its queue is full (counted) or it is gone.
-    pub(crate) fn submit(&self, batch: &FeatureBatch) -> Option<oneshot::Receiver<Result<Scores>>> {
+    /// Offers a batch the active version has answered (`active`) to the candidate, without waiting: the rows
+    /// join those offered in the last [`SHADOW_LINGER`], which the candidate scores in one call on its own
+    /// worker, in the background; each batch's answers are then compared with its active ones. Skipped (and
+    /// counted) when [`SHADOW_MAX_PENDING_ROWS`] are already waiting or there is no async runtime.
+    pub(crate) fn offer(self: &Arc<Self>, values: &[f32], rows: usize, active: Scores, subject: Option<String>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.lock().skipped += 1;
+            return;
+        };
         let values = match &self.columns {
-            None => batch.values.clone(),
+            None => values.to_vec(),
             Some(cols) => {
                 let width = self.active.input.features.len();
-                let mut out = Vec::with_capacity(batch.rows * cols.len());
-                for row in batch.values.chunks(width.max(1)) {
+                let mut out = Vec::with_capacity(rows * cols.len());
+                for row in values.chunks(width.max(1)) {
                     out.extend(cols.iter().map(|&c| row[c]));
                 }
                 out
             }
         };
-        match self.candidate.submit_batch(FeatureBatch { values, rows: batch.rows }) {
-            Ok(rx) => Some(rx),
-            Err(_) => {
+        let first = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if p.rows + rows > SHADOW_MAX_PENDING_ROWS {
+                drop(p);
                 self.lock().skipped += 1;
-                None
+                return;
             }
+            p.rows += rows;
+            p.batches.push(Offered { values, rows, active, subject });
+            p.batches.len() == 1
+        };
+        if first {
+            let shadow = Arc::clone(self);
+            rt.spawn(async move {
+                tokio::time::sleep(SHADOW_LINGER).await;
+                shadow.flush().await;
+            });
         }
     }
 
-    /// Compares the candidate's answer with the active one's when it arrives, off the caller's path.
-    pub(crate) fn observe(
-        self: Arc<Self>,
-        rx: oneshot::Receiver<Result<Scores>>,
-        active: Scores,
-        subject: Option<String>,
-    ) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
+    /// Scores every waiting batch in one candidate call and records each against its active answer.
+    async fn flush(&self) {
+        let batches = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.rows = 0;
+            std::mem::take(&mut p.batches)
         };
-        rt.spawn(async move {
-            match rx.await {
-                Ok(Ok(candidate)) => self.record(&active, &candidate, subject.as_deref()),
-                _ => self.lock().failed += 1,
+        let rows: usize = batches.iter().map(|b| b.rows).sum();
+        if rows == 0 {
+            return;
+        }
+        let mut values = Vec::with_capacity(batches.iter().map(|b| b.values.len()).sum());
+        for b in &batches {
+            values.extend_from_slice(&b.values);
+        }
+        let answer = match self.candidate.submit_batch(FeatureBatch { values, rows }) {
+            Ok(rx) => rx.await.ok(),
+            Err(_) => {
+                self.lock().skipped += batches.len() as u64;
+                return;
             }
-        });
+        };
+        match answer {
+            Some(Ok(candidate)) if candidate.rows() == rows => {
+                let width = candidate.classes;
+                let mut offset = 0;
+                for b in &batches {
+                    let part = Scores {
+                        probabilities: candidate.probabilities[offset * width..(offset + b.rows) * width].to_vec(),
+                        classes: candidate.classes,
+                        healthy: candidate.healthy,
+                    };
+                    self.record(&b.active, &part, b.subject.as_deref());
+                    offset += b.rows;
+                }
+            }
+            _ => self.lock().failed += batches.len() as u64,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Stats> {

@@ -180,18 +180,18 @@ impl ModelHandle {
     }
 
     /// Scores a batch for `subject` (the asset the rows describe, when known). When a shadow candidate is
-    /// attached, it gets the same rows on its own worker at the same time; its result is compared in the
-    /// background and never delays or changes this answer. Rows scored successfully join the drift window.
+    /// attached, it is offered the same rows once this answer is in; it scores them (gathered with others) on its
+    /// own worker and the results are compared in the background, never delaying or changing this answer. Rows scored successfully join the drift window.
     pub async fn score_for(&self, batch: FeatureBatch, subject: Option<&str>) -> Result<Scores> {
-        let shadow = self.shadow.as_ref().and_then(|s| s.submit(&batch).map(|rx| (Arc::clone(s), rx)));
+        let shadow_rows = self.shadow.as_ref().map(|_| (batch.values.clone(), batch.rows));
         let binned = self.drift.as_ref().map(|d| d.bin_rows(&batch.values, batch.rows));
         let rx = self.submit(batch)?;
         let scores = rx.await.map_err(|_| ScoringError::WorkerGone(self.card.id()))??;
         if let (Some(drift), Some(binned)) = (&self.drift, binned) {
             drift.push(binned);
         }
-        if let Some((shadow, rx)) = shadow {
-            shadow.observe(rx, scores.clone(), subject.map(str::to_owned));
+        if let (Some(shadow), Some((values, rows))) = (&self.shadow, shadow_rows) {
+            shadow.offer(&values, rows, scores.clone(), subject.map(str::to_owned));
         }
         Ok(scores)
     }
@@ -223,7 +223,6 @@ impl ModelHandle {
                 batch.rows
             )));
         }
-        let shadow = self.shadow.as_ref().and_then(|s| s.submit(&batch).map(|rx| (Arc::clone(s), rx)));
         let binned = self.drift.as_ref().map(|d| d.bin_rows(&batch.values, batch.rows));
         let expanded =
             FeatureBatch { values: perturbed(&batch.values, batch.rows, &medians), rows: batch.rows * (width + 1) };
@@ -233,8 +232,8 @@ impl ModelHandle {
         if let (Some(drift), Some(binned)) = (&self.drift, binned) {
             drift.push(binned);
         }
-        if let Some((shadow, rx)) = shadow {
-            shadow.observe(rx, scores.clone(), subject.map(str::to_owned));
+        if let Some(shadow) = &self.shadow {
+            shadow.offer(&batch.values, batch.rows, scores.clone(), subject.map(str::to_owned));
         }
         Ok((scores, drivers))
     }

@@ -108,14 +108,7 @@ impl Application {
                 PipelineKind::InverterMetrics => inverter_files.push(file),
             }
         }
-        pipelines.extend(crate::ingest::inverters::start(
-            inverter_files,
-            &state.settings.data_dir,
-            &state.store,
-            &state.models,
-            &state.inverters,
-            &shutdown,
-        )?);
+        pipelines.extend(crate::ingest::inverters::start(inverter_files, &state, engine.clone(), &shutdown)?);
         Ok(Self { listener, state, shutdown, pipelines })
     }
 

@@ -11,7 +11,7 @@ use sqlx::{QueryBuilder, Row};
 use crate::connect::{on_pool, Pool};
 use crate::json::{decode_pairs, encode_pairs};
 use crate::time::Ts;
-use crate::{AssetKind, NewPrediction, Store, StoreError};
+use crate::{AssetKind, Contribution, NewPrediction, Store, StoreError};
 
 /// Readings per multi-row `INSERT` (17 bound values each: well under both engines' parameter limits).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -64,6 +64,8 @@ pub struct NewWindowRow {
     pub window_end: DateTime<Utc>,
     /// The model's verdict, if scored.
     pub prediction: Option<NewPrediction>,
+    /// The features that pulled the verdict's score down most (`predictions.explanation`), if explained.
+    pub explanation: Option<Vec<Contribution>>,
 }
 
 /// One inverter's daily performance aggregates (the sums of `prognos_features::inverter::DailyPerformance`).
@@ -324,7 +326,17 @@ impl Store {
                 }
                 None => None,
             };
-            encoded.push((features, probabilities));
+            if let Some(bad) = w.explanation.iter().flatten().find(|c| {
+                c.feature.is_empty() || c.value.is_infinite() || !c.median.is_finite() || !c.contribution.is_finite()
+            }) {
+                return Err(StoreError::InvalidInput(format!("explanation entry {bad:?} is not storable")));
+            }
+            let explanation = w
+                .explanation
+                .as_ref()
+                .map(|e| serde_json::to_string(e).map_err(|e| StoreError::InvalidInput(format!("explanation: {e}"))))
+                .transpose()?;
+            encoded.push((features, probabilities, explanation));
         }
         // One window per (asset, feature set, start): a repeat in the input replaces the earlier one, as
         // consecutive upserts would.
@@ -390,7 +402,7 @@ impl Store {
                 if !scored.is_empty() {
                     let mut q = QueryBuilder::new(
                         "INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, \
-                         health_score, label, probabilities, scored_at) ",
+                         health_score, label, probabilities, scored_at, explanation) ",
                     );
                     q.push_values(&scored, |mut b, &(i, id)| {
                         let w = &rows[i];
@@ -403,7 +415,8 @@ impl Store {
                                 .push_bind(p.health_score)
                                 .push_bind(p.label.as_str())
                                 .push_bind(probs.as_str())
-                                .push_bind(Ts::new(p.scored_at));
+                                .push_bind(Ts::new(p.scored_at))
+                                .push_bind(encoded[i].2.as_deref());
                         }
                     });
                     q.build().execute(&mut *tx).await?;

@@ -49,6 +49,10 @@ pub struct InverterSource {
     /// Feature windows and the one that is scored.
     #[serde(default)]
     pub windows: WindowSettings,
+    /// Longest normal silence of the whole feed (every source of this pipeline), in seconds: longer raises a
+    /// no-data alert (source `<pipeline>/feed`) when alerts are configured. 0 (the default): not watched.
+    #[serde(default)]
+    pub expected_interval_s: u64,
 }
 
 fn default_future_tolerance_s() -> i64 {

@@ -44,6 +44,7 @@ impl WeatherSeries {
             drop_folder: None,
             mqtt: None,
             windows: WindowSettings::default(),
+            expected_interval_s: 0,
         };
         let mapping = Arc::new(Mapping::new(&as_source, None)?);
         let mut rows = mapping.csv(reader)?;

@@ -77,6 +77,7 @@ async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
             probabilities: vec![("fault".into(), 1.0 - score / 100.0), ("healthy".into(), score / 100.0)],
             scored_at: Utc::now(),
         }),
+        explanation: None,
     };
     let day = |asset: &str, d: i64, ac: f64| InverterDay {
         asset_id: asset.into(),

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use prognos_alerts::engine::AlertEngine;
 use prognos_core::{PipelineFile, Reading};
 use prognos_formats::inverter::{FormatError, Mapping, ParseReport, WeatherSeries};
 use prognos_scoring::ModelSet;
@@ -59,6 +60,12 @@ pub struct InverterPipeline {
     pub models: Arc<ModelSet>,
     plan: WindowPlan,
     scoring_off_said: std::sync::atomic::AtomicBool,
+    /// The alert engine (`None`: alerting is off): each inverter's newest scored window is judged by the
+    /// health rule, readings and window features by the range rules of their metric, and every accepted
+    /// batch is a heartbeat of the feed.
+    pub alerts: Option<Arc<AlertEngine>>,
+    /// How many features that pulled a window's score down are stored with its prediction (0: none).
+    pub explain_top: usize,
 }
 
 impl InverterPipeline {
@@ -83,7 +90,16 @@ impl InverterPipeline {
         };
         let mapping = Arc::new(Mapping::new(&src, weather)?);
         let plan = WindowPlan::new(&src).map_err(FormatError::Spec)?;
-        Ok(Self { file, mapping, store, models, plan, scoring_off_said: Default::default() })
+        Ok(Self {
+            file,
+            mapping,
+            store,
+            models,
+            plan,
+            scoring_off_said: Default::default(),
+            alerts: None,
+            explain_top: crate::ingest::wheels::DEFAULT_EXPLAIN_TOP,
+        })
     }
 
     /// The pipeline's name.
@@ -191,6 +207,9 @@ impl InverterPipeline {
         report.accepted += out.inserted;
         report.duplicate += out.duplicate;
         self.plan.touch(readings, touched);
+        if out.inserted > 0 {
+            self.tell_alerts_readings(readings).await;
+        }
         Ok(())
     }
 
@@ -207,6 +226,34 @@ impl InverterPipeline {
             tracing::warn!(pipeline = self.name(), columns = ?report.unknown_columns, "unknown columns ignored");
         }
         Ok(report)
+    }
+
+    /// The feed's heartbeat, and every reading's metrics that have a range rule, in time order.
+    async fn tell_alerts_readings(&self, readings: &[Reading]) {
+        let Some(engine) = &self.alerts else { return };
+        let source = crate::alerting::heartbeat_source(self.name(), crate::alerting::FEED);
+        if let Err(e) = engine.heartbeat(&source, chrono::Utc::now()).await {
+            tracing::error!(%source, error = %e, "could not record the feed's heartbeat");
+        }
+        let ruled: Vec<prognos_core::Metric> = prognos_core::Metric::ALL
+            .iter()
+            .copied()
+            .filter(|m| engine.config().ranges.iter().any(|r| r.metric == m.as_str()))
+            .collect();
+        if ruled.is_empty() {
+            return;
+        }
+        let mut order: Vec<&Reading> = readings.iter().collect();
+        order.sort_by_key(|r| r.ts);
+        for r in order {
+            for m in &ruled {
+                let Some(v) = r.get(*m) else { continue };
+                if let Err(e) = engine.observe_metric(self.name(), self.site(), &r.asset, m.as_str(), v, r.ts).await {
+                    metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
+                    tracing::error!(asset = %r.asset, metric = m.as_str(), error = %e, "could not judge a reading");
+                }
+            }
+        }
     }
 
     /// Recomputes, stores and scores the windows a batch touched. A failure here is logged: the readings are
@@ -234,24 +281,27 @@ impl InverterPipeline {
 /// Builds every inverter pipeline in `files`, registers it and starts its drop folder and MQTT sources.
 pub fn start(
     files: Vec<PipelineFile>,
-    data_dir: &Path,
-    store: &Store,
-    models: &Arc<ModelSet>,
-    registry: &Registry,
+    state: &crate::state::AppState,
+    alerts: Option<Arc<AlertEngine>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let base = std::env::current_dir()?;
     let mut tasks = Vec::new();
     for file in files {
         let name = file.pipeline.name.clone();
-        let pipeline = Arc::new(
-            InverterPipeline::new(file, &base, store.clone(), Arc::clone(models))
-                .map_err(|e| anyhow::anyhow!("pipeline {name}: {e}"))?,
-        );
-        registry.write().map_err(|_| anyhow::anyhow!("registry poisoned"))?.insert(name.clone(), Arc::clone(&pipeline));
+        let mut pipeline = InverterPipeline::new(file, &base, state.store.clone(), Arc::clone(&state.models))
+            .map_err(|e| anyhow::anyhow!("pipeline {name}: {e}"))?;
+        pipeline.alerts = alerts.clone();
+        pipeline.explain_top = state.settings.models.explain_top;
+        let pipeline = Arc::new(pipeline);
+        state
+            .inverters
+            .write()
+            .map_err(|_| anyhow::anyhow!("registry poisoned"))?
+            .insert(name.clone(), Arc::clone(&pipeline));
         let src = pipeline.mapping.source().clone();
         if let Some(folder) = src.drop_folder {
-            let watcher = folder::DropWatcher::new(Arc::clone(&pipeline), &folder, data_dir);
+            let watcher = folder::DropWatcher::new(Arc::clone(&pipeline), &folder, &state.settings.data_dir);
             tasks.push(tokio::spawn(watcher.run(shutdown.clone())));
         }
         if let Some(m) = src.mqtt {

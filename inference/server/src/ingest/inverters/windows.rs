@@ -12,7 +12,7 @@ use prognos_features::inverter::{
     feature_names, window_features_with_history, DailyPerformance, History, WindowSpec, FEATURE_SET,
 };
 use prognos_scoring::FeatureBatch;
-use prognos_store::{InverterDay, NewPrediction, NewWindowRow};
+use prognos_store::{Contribution, InverterDay, NewPrediction, NewWindowRow};
 
 use super::InverterPipeline;
 
@@ -166,7 +166,7 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
         };
         let rows: Vec<_> = rows.into_iter().filter(|r| starts.contains(&r.window_start.timestamp())).collect();
         let feature_set = if i == plan.scoring { FEATURE_SET.to_string() } else { format!("{FEATURE_SET}/{size}") };
-        let mut predictions: Vec<Option<NewPrediction>> = vec![None; rows.len()];
+        let mut predictions: Vec<Option<Scored>> = vec![None; rows.len()];
         if i == plan.scoring && !rows.is_empty() {
             match score(p, &rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>()).await {
                 Ok((model, scored)) => {
@@ -180,23 +180,40 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
         let records: Vec<NewWindowRow> = rows
             .into_iter()
             .zip(predictions)
-            .map(|(r, prediction)| NewWindowRow {
-                asset_id: r.asset,
-                feature_set: feature_set.clone(),
-                names: names.clone(),
-                values: r.values,
-                window_start: r.window_start,
-                window_end: r.window_end,
-                prediction,
+            .map(|(r, scored)| {
+                let (prediction, explanation) = match scored {
+                    Some(s) => (Some(s.prediction), s.explanation),
+                    None => (None, None),
+                };
+                NewWindowRow {
+                    asset_id: r.asset,
+                    feature_set: feature_set.clone(),
+                    names: names.clone(),
+                    values: r.values,
+                    window_start: r.window_start,
+                    window_end: r.window_end,
+                    prediction,
+                    explanation,
+                }
             })
             .collect();
         done.windows += p.store.record_windows(&records, p.site(), &days).await.map_err(|e| e.to_string())?;
+        if i == plan.scoring {
+            tell_alerts(p, &records).await;
+        }
     }
     Ok(done)
 }
 
+/// A window's verdict and the features that pulled it down most (when the model can explain).
+#[derive(Debug, Clone)]
+struct Scored {
+    prediction: NewPrediction,
+    explanation: Option<Vec<Contribution>>,
+}
+
 /// Scores rows of `inverter-v1` values with the pipeline's model, in the card's feature order.
-async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<NewPrediction>), String> {
+async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<Scored>), String> {
     let handle = p.models.resolve(&p.file.model.name).map_err(|e| format!("model {}: {e}", p.file.model.name))?;
     let card = Arc::clone(handle.card());
     let names = feature_names();
@@ -215,7 +232,11 @@ async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<New
     for r in rows {
         values.extend(order.iter().map(|&j| r[j] as f32));
     }
-    let scores = handle.score(FeatureBatch { values, rows: rows.len() }).await.map_err(|e| format!("scoring: {e}"))?;
+    let (scores, drivers) = handle
+        .score_explained(FeatureBatch { values, rows: rows.len() }, None, p.explain_top)
+        .await
+        .map_err(|e| format!("scoring: {e}"))?;
+    let explained = handle.can_explain() && p.explain_top > 0;
     let now = Utc::now();
     let out = (0..rows.len())
         .map(|i| {
@@ -223,15 +244,79 @@ async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<New
                 card.output.classes.iter().cloned().zip(scores.row(i).iter().map(|&v| f64::from(v))).collect();
             let label =
                 probabilities.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(c, _)| c.clone()).unwrap_or_default();
-            NewPrediction {
-                model: card.name.clone(),
-                model_version: card.version.clone(),
-                health_score: f64::from(scores.health(i)),
-                label,
-                probabilities,
-                scored_at: now,
+            let explanation = explained.then(|| {
+                drivers
+                    .get(i)
+                    .into_iter()
+                    .flatten()
+                    .map(|d| Contribution {
+                        feature: d.feature.clone(),
+                        value: d.value,
+                        median: d.median,
+                        contribution: d.contribution,
+                    })
+                    .collect()
+            });
+            Scored {
+                prediction: NewPrediction {
+                    model: card.name.clone(),
+                    model_version: card.version.clone(),
+                    health_score: f64::from(scores.health(i)),
+                    label,
+                    probabilities,
+                    scored_at: now,
+                },
+                explanation,
             }
         })
         .collect();
     Ok((card.id(), out))
+}
+
+/// Judges what a batch's scored windows show: each inverter's newest scored window by the health rule (with the
+/// features that pulled it down), and every scored window's features that have a range rule, oldest first.
+/// Stored first, judged after: a failure here is logged and counted, never loses the windows.
+async fn tell_alerts(p: &InverterPipeline, records: &[NewWindowRow]) {
+    let Some(engine) = &p.alerts else { return };
+    let now = Utc::now();
+    let mut newest: BTreeMap<&str, &NewWindowRow> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.prediction.is_some()) {
+        let e = newest.entry(r.asset_id.as_str()).or_insert(r);
+        if r.window_start > e.window_start {
+            *e = r;
+        }
+    }
+    for (asset, r) in newest {
+        let Some(pred) = &r.prediction else { continue };
+        let drivers: Vec<(String, f64)> =
+            r.explanation.iter().flatten().map(|c| (c.feature.clone(), c.contribution)).collect();
+        let model = format!("{}@{}", pred.model, pred.model_version);
+        if let Err(e) =
+            engine.observe_health_explained(p.name(), p.site(), asset, pred.health_score, &model, &drivers, now).await
+        {
+            metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
+            tracing::error!(%asset, error = %e, "could not evaluate the health rule for an inverter window");
+        }
+    }
+    let ruled: Vec<usize> = feature_names()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| engine.config().ranges.iter().any(|r| r.metric == **n))
+        .map(|(i, _)| i)
+        .collect();
+    if ruled.is_empty() {
+        return;
+    }
+    let mut scored: Vec<&NewWindowRow> = records.iter().filter(|r| r.prediction.is_some()).collect();
+    scored.sort_by_key(|r| r.window_start);
+    for r in scored {
+        for &j in &ruled {
+            let Some(&v) = r.values.get(j).filter(|v| v.is_finite()) else { continue };
+            let at = r.window_end.min(now);
+            if let Err(e) = engine.observe_metric(p.name(), p.site(), &r.asset_id, feature_names()[j], v, at).await {
+                metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
+                tracing::error!(asset = %r.asset_id, error = %e, "could not judge a window feature");
+            }
+        }
+    }
 }

@@ -1,0 +1,176 @@
+//! Inverters reach people: a real plant fed through the drop folder raises a health alert for each inverter whose
+//! newest scored day is below 70, naming the features that pulled it down; a reading outside a range rule raises
+//! a range alert; a feed that goes silent raises a no-data alert, which resolves when readings arrive again.
+//! Each goes out as an SMS to the Twilio stand-in.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use prognos_alerts::standins::{TwilioStandIn, TWILIO_OPENAPI_PATH};
+use prognos_store::{AlertFilter, AlertState, AssetFilter, AssetKind, Store};
+use prognos_tests::{real_data, repo_root, TestApp, OPERATOR_TOKEN};
+use serde_json::json;
+
+/// The shipped Plant 2 pipeline, named `plant2`, with an absolute weather path, its drop folder under `dir`, no
+/// MQTT subscription, and a feed expected at least every 2 s.
+fn plant_2_pipeline(dir: &Path) -> String {
+    let text = std::fs::read_to_string(repo_root().join("pipelines/kaggle-plant-2.toml")).unwrap();
+    let (head, rest) = text.split_once("[inverter.mqtt]").unwrap();
+    let windows = &rest[rest.find("[inverter.windows]").unwrap()..];
+    let weather = real_data("kaggle-solar-plants/Plant_2_Weather_Sensor_Data.csv");
+    format!("{head}{windows}")
+        .replace("name = \"kaggle-plant-2\"", "name = \"plant2\"")
+        .replace("future_tolerance_s = 300", "future_tolerance_s = 300\nexpected_interval_s = 2")
+        .replace("../shared/data/real/kaggle-solar-plants/Plant_2_Weather_Sensor_Data.csv", weather.to_str().unwrap())
+        .replace(
+            "path = \"data/inbox/kaggle-plant-2\"",
+            &format!(
+                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
+                dir.join("inbox").display(),
+                dir.join("archive").display(),
+                dir.join("quarantine").display()
+            ),
+        )
+}
+
+async fn wait<F, Fut>(what: &str, timeout: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < timeout, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inverter_health_ranges_and_silence_raise_alerts_that_reach_a_phone() {
+    let twilio = TwilioStandIn::start(Path::new(TWILIO_OPENAPI_PATH)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    std::fs::create_dir_all(root.join("pipelines")).unwrap();
+    std::fs::create_dir_all(root.join("inbox")).unwrap();
+    let pipeline = plant_2_pipeline(&root);
+    assert!(pipeline.contains("expected_interval_s = 2") && !pipeline.contains("[inverter.mqtt]"), "{pipeline}");
+    std::fs::write(root.join("pipelines/plant2.toml"), pipeline).unwrap();
+    let alerts: toml::Table = toml::from_str(&format!(
+        r#"
+tick_ms = 100
+[engine]
+dashboard_url = "http://prognos.test"
+[engine.health]
+threshold = 70.0
+[[engine.ranges]]
+metric = "ac_power_w"
+max = 2000000.0
+[engine.route]
+name = "maintenance"
+group_wait_ms = 0
+escalate_after_s = 0
+levels = [[{{ name = "tech", sms = "+15005550006" }}]]
+[twilio]
+base_url = "{}"
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token = "not-a-real-token"
+from = "+15005550001"
+[outbox]
+poll_interval_ms = 50
+"#,
+        twilio.base_url()
+    ))
+    .unwrap();
+    let app = TestApp::spawn_with(&[], {
+        let root = root.clone();
+        move |s| {
+            s.models.dir = repo_root().join("models");
+            s.models.serve = vec!["inverter-health".into()];
+            s.pipelines.disabled = false;
+            s.pipelines.dir = root.join("pipelines");
+            s.store.url = Some(format!("sqlite://{}", root.join("store.db").display()));
+            s.data_dir = root.join("data");
+            s.alerts = alerts;
+        }
+    })
+    .await;
+    let store = Store::connect(&format!("sqlite://{}", root.join("store.db").display())).await.unwrap();
+
+    // The whole plant through the drop folder.
+    let staged = root.join("Plant_2.csv.part");
+    std::fs::copy(real_data("kaggle-solar-plants/Plant_2_Generation_Data.csv"), &staged).unwrap();
+    std::fs::rename(&staged, root.join("inbox/Plant_2.csv")).unwrap();
+    wait("the file archived", Duration::from_secs(120), || async {
+        std::fs::read_dir(root.join("archive"))
+            .map(|d| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "csv")))
+            .unwrap_or(false)
+    })
+    .await;
+
+    // Health: exactly the inverters whose newest scored day is below 70 fire, each told by an SMS naming it.
+    let inverters = AssetFilter { kind: Some(AssetKind::Inverter), limit: 100, ..Default::default() };
+    let latest = store.list_assets(&inverters).await.unwrap();
+    assert_eq!(latest.len(), 22);
+    let mut low: Vec<String> = latest
+        .iter()
+        .filter(|a| a.latest.as_ref().is_some_and(|p| p.health_score < 70.0))
+        .map(|a| a.asset.id.clone())
+        .collect();
+    low.sort();
+    assert!(!low.is_empty(), "the model flags some real Plant 2 inverter on its last day");
+    assert!(low.len() < 22, "and not all of them: {low:?}");
+    let health = AlertFilter { rule: Some("health".into()), ..Default::default() };
+    wait("a health alert per low inverter", Duration::from_secs(30), || async {
+        let a = store.alerts(&health).await.unwrap();
+        a.len() == low.len() && a.iter().all(|a| a.last_notified_at.is_some())
+    })
+    .await;
+    let mut fired: Vec<String> = store.alerts(&health).await.unwrap().into_iter().map(|a| a.asset_id).collect();
+    fired.sort();
+    assert_eq!(fired, low);
+    for inverter in &low {
+        let sms: Vec<_> = twilio.requests().into_iter().filter(|m| m.body.contains(inverter.as_str())).collect();
+        assert_eq!(sms.len(), 1, "{inverter}: {sms:#?}");
+        assert!(sms[0].body.contains("below 70") && sms[0].body.contains("low on"), "{}", sms[0].body);
+    }
+    let p = store.predictions_for_asset(&low[0], 1).await.unwrap();
+    assert!(p[0].explanation.as_ref().is_some_and(|e| !e.is_empty()), "window predictions are explained: {p:?}");
+
+    // Silence: nothing for longer than 2 s is a no-data alert for the feed.
+    let no_data = AlertFilter { rule: Some("no_data".into()), ..Default::default() };
+    wait("the silent feed alerted", Duration::from_secs(15), || async {
+        store
+            .alerts(&no_data)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.asset_id == "plant2/feed" && a.state == AlertState::Firing)
+    })
+    .await;
+
+    // A reading above the range rule's maximum (2.5 MW of AC) fires a range alert; the feed is back.
+    let reading = json!({"DATE_TIME": "2020-06-17 12:05:00", "PLANT_ID": 4136001, "SOURCE_KEY": "4UPUqMRk7TRMgml",
+        "DC_POWER": 2600.0, "AC_POWER": 2500.0, "DAILY_YIELD": 0, "TOTAL_YIELD": 2500000.0});
+    let resp = app.post("/v1/ingest/plant2", Some(OPERATOR_TOKEN), reading.to_string()).await;
+    assert_eq!(resp.status(), 200);
+    let range = AlertFilter { rule: Some("range:ac_power_w".into()), ..Default::default() };
+    wait("the range alert told", Duration::from_secs(15), || async {
+        store
+            .alerts(&range)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.asset_id == "4UPUqMRk7TRMgml" && a.last_notified_at.is_some())
+    })
+    .await;
+    wait("the feed's silence resolved", Duration::from_secs(15), || async {
+        store.alerts(&no_data).await.unwrap().iter().all(|a| a.state == AlertState::Resolved)
+    })
+    .await;
+    let bodies: Vec<String> = twilio.requests().into_iter().map(|m| m.body).collect();
+    assert!(bodies.iter().any(|b| b.contains("4UPUqMRk7TRMgml") && b.contains("ac_power_w")), "{bodies:#?}");
+    assert!(bodies.iter().any(|b| b.contains("plant2/feed")), "{bodies:#?}");
+    store.close().await;
+    app.stop().await;
+    twilio.stop().await;
+}
