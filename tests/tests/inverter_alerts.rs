@@ -1,6 +1,7 @@
 //! Inverters reach people: a real plant fed through the drop folder raises a health alert for each inverter whose
 //! newest scored day is below 70, naming the features that pulled it down; a reading outside a range rule raises
-//! a range alert; a feed that goes silent raises a no-data alert, which resolves when readings arrive again.
+//! a range alert; a feed and inverters that go silent raise no-data alerts, which resolve when readings arrive
+//! again.
 //! Each goes out as an SMS to the Twilio stand-in.
 
 use std::path::Path;
@@ -129,22 +130,29 @@ poll_interval_ms = 50
     fired.sort();
     assert_eq!(fired, low);
     for inverter in &low {
-        let sms: Vec<_> = twilio.requests().into_iter().filter(|m| m.body.contains(inverter.as_str())).collect();
+        let sms: Vec<_> = twilio
+            .requests()
+            .into_iter()
+            .filter(|m| m.body.contains(inverter.as_str()) && m.body.contains("below 70"))
+            .collect();
         assert_eq!(sms.len(), 1, "{inverter}: {sms:#?}");
-        assert!(sms[0].body.contains("below 70") && sms[0].body.contains("low on"), "{}", sms[0].body);
+    }
+    // Each alert keeps the features that pulled its inverter's score down (a message about one inverter names
+    // them; one listing several, as here when they fire together, gives each score).
+    for alert in store.alerts(&health).await.unwrap() {
+        let drivers = alert.detail["drivers"].as_array().cloned().unwrap_or_default();
+        assert!(!drivers.is_empty() && drivers[0]["feature"].is_string(), "{}: {:?}", alert.asset_id, alert.detail);
     }
     let p = store.predictions_for_asset(&low[0], 1).await.unwrap();
     assert!(p[0].explanation.as_ref().is_some_and(|e| !e.is_empty()), "window predictions are explained: {p:?}");
 
-    // Silence: nothing for longer than 2 s is a no-data alert for the feed.
+    // Silence: nothing for longer than 2 s is a no-data alert for the feed and for each of its 22 inverters.
     let no_data = AlertFilter { rule: Some("no_data".into()), ..Default::default() };
-    wait("the silent feed alerted", Duration::from_secs(15), || async {
-        store
-            .alerts(&no_data)
-            .await
-            .unwrap()
-            .iter()
-            .any(|a| a.asset_id == "plant2/feed" && a.state == AlertState::Firing)
+    let firing = |a: &prognos_store::AlertRecord| a.state == AlertState::Firing;
+    wait("the silent feed and inverters alerted", Duration::from_secs(15), || async {
+        let a = store.alerts(&no_data).await.unwrap();
+        a.iter().any(|a| a.asset_id == "plant2/feed" && firing(a))
+            && a.iter().filter(|a| a.asset_id.starts_with("plant2/inverter/") && firing(a)).count() == 22
     })
     .await;
 
@@ -163,10 +171,16 @@ poll_interval_ms = 50
             .any(|a| a.asset_id == "4UPUqMRk7TRMgml" && a.last_notified_at.is_some())
     })
     .await;
-    wait("the feed's silence resolved", Duration::from_secs(15), || async {
-        store.alerts(&no_data).await.unwrap().iter().all(|a| a.state == AlertState::Resolved)
+    // The feed and the inverter that reported are back; the other 21 stay silent.
+    wait("the silence of the feed and of that inverter resolved", Duration::from_secs(15), || async {
+        let a = store.alerts(&no_data).await.unwrap();
+        let back = |source: &str| a.iter().any(|a| a.asset_id == source && a.state == AlertState::Resolved);
+        back("plant2/feed") && back("plant2/inverter/4UPUqMRk7TRMgml")
     })
     .await;
+    let alerts = store.alerts(&no_data).await.unwrap();
+    let still = alerts.iter().filter(|a| a.asset_id.starts_with("plant2/inverter/") && firing(a)).count();
+    assert_eq!(still, 21, "the inverters that stayed silent are still alerting");
     let bodies: Vec<String> = twilio.requests().into_iter().map(|m| m.body).collect();
     assert!(bodies.iter().any(|b| b.contains("4UPUqMRk7TRMgml") && b.contains("ac_power_w")), "{bodies:#?}");
     assert!(bodies.iter().any(|b| b.contains("plant2/feed")), "{bodies:#?}");

@@ -28,6 +28,7 @@ prognos_store::on_both_backends!(
     resolution_is_told_to_everyone_who_was_told,
     no_data_fires_and_resolves_when_heartbeats_resume,
     never_heard_source_fires_after_its_interval,
+    a_family_rule_watches_each_source_heard_from,
     range_rule_watches_an_inverter_metric,
     drift_rule_fires_above_its_threshold_resolves_past_the_margin_and_can_be_off,
     out_of_order_observations_are_ignored,
@@ -381,6 +382,35 @@ async fn never_heard_source_fires_after_its_interval(db: &TestDb) {
     assert_eq!(alerts(&store).await.len(), 1);
     e.heartbeat("parkA/Cam_01", t(700.0)).await.unwrap();
     assert_eq!(alerts(&store).await[0].state, AlertState::Resolved);
+    store.close().await;
+}
+
+async fn a_family_rule_watches_each_source_heard_from(db: &TestDb) {
+    let store = db.connect().await;
+    let mut c = config();
+    c.no_data.push(NoDataRule { source: "plant/inverter/*".into(), ..camera_rule() });
+    let e = engine(&store, c);
+    e.heartbeats(&["plant/inverter/A", "plant/inverter/B", "plant/feed"], t(0.0)).await.unwrap();
+    e.tick(t(600.0)).await.unwrap();
+    assert!(alerts(&store).await.is_empty());
+    e.heartbeat("plant/inverter/B", t(500.0)).await.unwrap();
+    e.tick(t(601.0)).await.unwrap();
+    let a = alerts(&store).await;
+    let fired: Vec<&str> = a.iter().map(|a| a.asset_id.as_str()).collect();
+    assert_eq!(fired, ["plant/inverter/A"], "B spoke at 500 s; the feed is not in the family");
+    e.tick(t(1101.0)).await.unwrap();
+    let mut fired: Vec<(String, AlertState)> =
+        alerts(&store).await.into_iter().map(|a| (a.asset_id, a.state)).collect();
+    fired.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        fired,
+        [("plant/inverter/A".to_string(), AlertState::Firing), ("plant/inverter/B".to_string(), AlertState::Firing)]
+    );
+    e.heartbeats(&["plant/inverter/A"], t(1200.0)).await.unwrap();
+    let a = alerts(&store).await;
+    let a_state = a.iter().find(|a| a.asset_id == "plant/inverter/A").unwrap().state;
+    let b_state = a.iter().find(|a| a.asset_id == "plant/inverter/B").unwrap().state;
+    assert_eq!((a_state, b_state), (AlertState::Resolved, AlertState::Firing));
     store.close().await;
 }
 

@@ -130,13 +130,15 @@ impl Alerting {
             toml::Value::Table(settings.alerts.clone()).try_into().map_err(|e| anyhow::anyhow!("[alerts]: {e}"))?;
         for file in pipelines {
             if let Some(src) = file.inverter.as_ref().filter(|s| s.expected_interval_s > 0) {
-                config.engine.no_data.push(NoDataRule {
-                    source: heartbeat_source(&file.pipeline.name, FEED),
-                    expected_interval_s: src.expected_interval_s,
-                    site: file.pipeline.site.clone(),
-                    pipeline: file.pipeline.name.clone(),
-                    repeat_interval_s: 3600,
-                });
+                for source in [heartbeat_source(&file.pipeline.name, FEED), inverter_source(&file.pipeline.name, "*")] {
+                    config.engine.no_data.push(NoDataRule {
+                        source,
+                        expected_interval_s: src.expected_interval_s,
+                        site: file.pipeline.site.clone(),
+                        pipeline: file.pipeline.name.clone(),
+                        repeat_interval_s: 3600,
+                    });
+                }
             }
             let Some(cams) = &file.cameras else { continue };
             if cams.expected_interval_s == 0 {
@@ -203,6 +205,11 @@ impl Alerting {
 
 /// The heartbeat "camera" of an inverter pipeline: its whole feed (file, HTTP and MQTT together).
 pub const FEED: &str = "feed";
+
+/// The heartbeat source of one inverter of an inverter pipeline (`*`: all of them, as a no-data rule).
+pub fn inverter_source(pipeline: &str, inverter: &str) -> String {
+    format!("{pipeline}/inverter/{inverter}")
+}
 
 /// The heartbeat source of one camera folder (or of an inverter pipeline's [`FEED`]).
 pub fn heartbeat_source(pipeline: &str, camera: &str) -> String {

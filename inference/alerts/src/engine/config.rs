@@ -102,7 +102,8 @@ pub struct RangeRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoDataRule {
-    /// The source, as passed to `heartbeat` (e.g. `parkA/Cam_01`).
+    /// The source, as passed to `heartbeat` (e.g. `parkA/Cam_01`). Ending in `*`, a family: every source
+    /// heard from whose name starts with the rest (e.g. `plant/inverter/*`, one per inverter) is watched.
     pub source: String,
     /// Longest normal silence, in seconds; longer fires.
     pub expected_interval_s: u64,

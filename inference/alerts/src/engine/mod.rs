@@ -296,22 +296,33 @@ impl AlertEngine {
 
     /// Records that `source` delivered data at `at`; an open no-data alert for it resolves.
     pub async fn heartbeat(&self, source: &str, at: DateTime<Utc>) -> Result<(), AlertError> {
+        self.heartbeats(&[source], at).await
+    }
+
+    /// [`AlertEngine::heartbeat`] for several sources at once, in one transaction (a batch from many inverters).
+    pub async fn heartbeats(&self, sources: &[&str], at: DateTime<Utc>) -> Result<(), AlertError> {
         let mut tx = self.store.begin_alerts().await?;
-        tx.record_heartbeat(source, at).await?;
-        if let Some(mut alert) = tx.open_alert(NO_DATA_RULE, source).await? {
-            let last_seen: Option<DateTime<Utc>> =
-                alert.detail.get("last_seen").and_then(|v| serde_json::from_value(v.clone()).ok());
-            // Only data newer than what the alert saw ends the silence (a replayed old file does not).
-            if last_seen.is_none_or(|seen| at > seen) {
-                rules::resolve(&mut alert, at);
-                tx.update_alert(&alert).await?;
-                tx.commit().await?;
-                events::transition(&alert, Change::Resolved);
-                self.changed.notify_one();
-                return Ok(());
+        let mut resolved = Vec::new();
+        for source in sources {
+            tx.record_heartbeat(source, at).await?;
+            if let Some(mut alert) = tx.open_alert(NO_DATA_RULE, source).await? {
+                let last_seen: Option<DateTime<Utc>> =
+                    alert.detail.get("last_seen").and_then(|v| serde_json::from_value(v.clone()).ok());
+                // Only data newer than what the alert saw ends the silence (a replayed old file does not).
+                if last_seen.is_none_or(|seen| at > seen) {
+                    rules::resolve(&mut alert, at);
+                    tx.update_alert(&alert).await?;
+                    resolved.push(alert);
+                }
             }
         }
         tx.commit().await?;
+        for alert in &resolved {
+            events::transition(alert, Change::Resolved);
+        }
+        if !resolved.is_empty() {
+            self.changed.notify_one();
+        }
         Ok(())
     }
 
@@ -320,7 +331,18 @@ impl AlertEngine {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<usize, AlertError> {
         let started = *self.first_tick.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(now);
         for rule in &self.config.no_data {
-            self.check_source(rule, now, started).await?;
+            match rule.source.strip_suffix('*') {
+                // A family of sources (`plant/inverter/*`): each one heard from so far is watched.
+                Some(prefix) => {
+                    let seen = self.store.heartbeats().await?;
+                    for hb in seen.into_iter().filter(|h| h.source.starts_with(prefix) && h.source.len() > prefix.len())
+                    {
+                        let one = NoDataRule { source: hb.source, ..rule.clone() };
+                        self.check_source(&one, now, started).await?;
+                    }
+                }
+                None => self.check_source(rule, now, started).await?,
+            }
         }
         let enqueued = dispatch::dispatch(&self.store, &self.config, now).await?;
         if enqueued > 0 {

@@ -228,12 +228,18 @@ impl InverterPipeline {
         Ok(report)
     }
 
-    /// The feed's heartbeat, and every reading's metrics that have a range rule, in time order.
+    /// The heartbeats of the feed and of each inverter in the batch, and every reading's metrics that have a
+    /// range rule, in time order.
     async fn tell_alerts_readings(&self, readings: &[Reading]) {
         let Some(engine) = &self.alerts else { return };
-        let source = crate::alerting::heartbeat_source(self.name(), crate::alerting::FEED);
-        if let Err(e) = engine.heartbeat(&source, chrono::Utc::now()).await {
-            tracing::error!(%source, error = %e, "could not record the feed's heartbeat");
+        let mut inverters: Vec<&str> = readings.iter().map(|r| r.asset.as_str()).collect();
+        inverters.sort_unstable();
+        inverters.dedup();
+        let mut sources = vec![crate::alerting::heartbeat_source(self.name(), crate::alerting::FEED)];
+        sources.extend(inverters.iter().map(|inverter| crate::alerting::inverter_source(self.name(), inverter)));
+        let sources: Vec<&str> = sources.iter().map(String::as_str).collect();
+        if let Err(e) = engine.heartbeats(&sources, chrono::Utc::now()).await {
+            tracing::error!(pipeline = self.name(), error = %e, "could not record the feed's and inverters' heartbeats");
         }
         let ruled: Vec<prognos_core::Metric> = prognos_core::Metric::ALL
             .iter()
