@@ -345,3 +345,47 @@ poll_interval_ms = 100
         }
     }
 }
+
+/// Parquet exports checked against their CSV twins.
+pub mod parquet {
+    use polars::prelude::{AnyValue, DataFrame, TimeUnit};
+    use polars_io::parquet::read::ParquetReader;
+    use polars_io::SerReader;
+
+    /// Reads a Parquet file from memory.
+    pub fn read(bytes: &[u8]) -> DataFrame {
+        ParquetReader::new(std::io::Cursor::new(bytes.to_vec())).finish().expect("a readable Parquet file")
+    }
+
+    /// Asserts that `frame` holds exactly the table of `csv`: the same columns in order and the same rows, with
+    /// each typed cell equal to its CSV text (an empty cell is a null, `NaN` a NaN, a time the same instant).
+    /// Returns the number of rows.
+    pub fn assert_same_table(csv: &str, frame: &DataFrame) -> usize {
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        let names: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+        assert_eq!(names, header, "Parquet columns vs CSV header");
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(frame.height(), records.len(), "Parquet rows vs CSV rows");
+        for (c, column) in frame.columns().iter().enumerate() {
+            for (r, record) in records.iter().enumerate() {
+                let text = &record[c];
+                let value = column.get(r).unwrap();
+                let same = match value.clone() {
+                    AnyValue::Null => text.is_empty(),
+                    AnyValue::String(s) => s == text,
+                    AnyValue::StringOwned(s) => s.as_str() == text,
+                    AnyValue::Int64(v) => text.parse::<i64>().ok() == Some(v),
+                    AnyValue::Float64(v) if v.is_nan() => text == "NaN",
+                    AnyValue::Float64(v) => text.parse::<f64>().ok() == Some(v),
+                    AnyValue::Datetime(v, TimeUnit::Microseconds, Some(tz)) if tz.as_str() == "UTC" => {
+                        chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_micros()).ok() == Some(v)
+                    }
+                    other => panic!("column {} holds an unexpected {other:?}", header[c]),
+                };
+                assert!(same, "row {r} column {}: Parquet {value:?} vs CSV {text:?}", header[c]);
+            }
+        }
+        records.len()
+    }
+}

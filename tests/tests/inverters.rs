@@ -126,6 +126,17 @@ async fn http_batches_count_every_bad_row_and_store_good_ones_once() {
     assert!(lines[1].starts_with(&format!("plant-site/INV-A/2020-05-14T18:30:00Z,{day},INV-A,4,")), "{export}");
     assert!(lines[2].starts_with(&format!("plant-site/INV-B/2020-05-14T18:30:00Z,{day},INV-B,2,")), "{export}");
     assert!(lines[1].ends_with(",,"), "label and severity are left empty: {export}");
+    // The same windows, and the readings, as Parquet: the CSV's table, typed.
+    for (query, rows) in [
+        ("features.{}?feature_set=inverter-v1&site=plant-site", 2),
+        ("readings.{}?site=plant-site&from=2020-05-14T00:00:00Z&to=2020-05-16T00:00:00Z", 6),
+    ] {
+        let path = |format: &str| format!("/v1/exports/{}", query.replace("{}", format));
+        let csv = app.get(&path("csv"), Some(VIEWER_TOKEN)).await.text().await.unwrap();
+        let parquet = app.get(&path("parquet"), Some(VIEWER_TOKEN)).await.bytes().await.unwrap();
+        let frame = prognos_tests::parquet::read(&parquet);
+        assert_eq!(prognos_tests::parquet::assert_same_table(&csv, &frame), rows, "{query}");
+    }
 
     // A CSV without a required column is refused as a whole, naming it.
     let resp = app

@@ -1,5 +1,6 @@
 //! The trend target: one asset's year of 5-minute predictions in daily buckets, with ~10 million predictions
-//! stored (96 assets x 105,120), on SQLite and on PostgreSQL.
+//! stored (96 assets x 105,120), on SQLite and on PostgreSQL; each plan (one index range per bucket, one grouped
+//! pass) side by side, and the default picks per-bucket for up to `PER_BUCKET_MAX` buckets.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/tmp/t-me cargo bench -p prognos-store --bench trend
@@ -21,7 +22,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use prognos_store::testing::bulk::BulkSpec;
-use prognos_store::{Store, TrendMetric, TrendRequest};
+use prognos_store::{Store, TrendMetric, TrendPlan, TrendRequest};
 use sqlx::{ConnectOptions, Connection};
 
 const PER_ASSET: u64 = 365 * 24 * 12;
@@ -110,10 +111,17 @@ fn trend(c: &mut Criterion) {
     let mut group = c.benchmark_group("trend_year_daily_buckets");
     group.sample_size(30).measurement_time(StdDuration::from_secs(10));
     for (name, store) in &stores {
-        let buckets = runtime.block_on(store.trend(&year)).unwrap();
-        assert_eq!(buckets.len(), 365, "{name}");
-        assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>() as u64, PER_ASSET, "{name}");
-        group.bench_function(*name, |b| b.iter(|| runtime.block_on(store.trend(&year)).unwrap()));
+        let mut answers = Vec::new();
+        for plan in [TrendPlan::PerBucket, TrendPlan::Grouped] {
+            let buckets = runtime.block_on(store.trend_planned(&year, Some(plan))).unwrap();
+            assert_eq!(buckets.len(), 365, "{name} {plan:?}");
+            assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>() as u64, PER_ASSET, "{name} {plan:?}");
+            answers.push(buckets.iter().map(|b| (b.start, b.min, b.max, b.count)).collect::<Vec<_>>());
+            group.bench_function(format!("{name}/{plan:?}"), |b| {
+                b.iter(|| runtime.block_on(store.trend_planned(&year, Some(plan))).unwrap())
+            });
+        }
+        assert_eq!(answers[0], answers[1], "{name}: the plans disagree");
     }
     group.finish();
     let mut group = c.benchmark_group("trend_week_hourly_buckets");
@@ -125,7 +133,11 @@ fn trend(c: &mut Criterion) {
         ..year.clone()
     };
     for (name, store) in &stores {
-        group.bench_function(*name, |b| b.iter(|| runtime.block_on(store.trend(&week)).unwrap()));
+        for plan in [TrendPlan::PerBucket, TrendPlan::Grouped] {
+            group.bench_function(format!("{name}/{plan:?}"), |b| {
+                b.iter(|| runtime.block_on(store.trend_planned(&week, Some(plan))).unwrap())
+            });
+        }
     }
     group.finish();
     for (_, store) in stores {

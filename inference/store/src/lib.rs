@@ -59,7 +59,9 @@ pub use records::{
 };
 pub use retention::{RetainedTable, RetentionReport, RAW_WATERMARK};
 pub use time::stored as stored_timestamp;
-pub use trends::{TrendBucket, TrendMetric, TrendRequest, INVERTER_FEATURE_SET, MAX_BUCKETS};
+pub use trends::{
+    TrendBucket, TrendMetric, TrendPlan, TrendRequest, INVERTER_FEATURE_SET, MAX_BUCKETS, PER_BUCKET_MAX,
+};
 
 /// A handle on the database: cheap to clone (clones share one connection pool).
 #[derive(Debug, Clone)]

@@ -153,29 +153,78 @@ fn bucket_expr(pool: &Pool, column: &str) -> String {
     }
 }
 
+/// How the raw values are bucketed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrendPlan {
+    /// One index range aggregate per bucket (no sort): the fastest for up to a few thousand buckets.
+    PerBucket,
+    /// One pass over the raw rows grouped by bucket index (a sort or hash of every row): for many small buckets.
+    Grouped,
+}
+
+/// Above this many buckets, [`TrendPlan::Grouped`] is chosen (each bucket costs a few index seeks otherwise).
+pub const PER_BUCKET_MAX: i64 = 2_000;
+
 /// The statement: raw values from `max(from, watermark)`, daily aggregates for whole days before the watermark.
 /// `$1` asset, `$2` raw start, `$3` end, `$4` metric key, `$5` from (epoch seconds), `$6` width (seconds),
-/// `$9` the first aggregated day to read, `$10` the watermark (end of aggregated days).
-fn trend_sql(pool: &Pool, metric: &TrendMetric) -> String {
+/// `$9` the first aggregated day to read, `$10` the watermark (end of aggregated days), `$11` the number of
+/// buckets, `$12` from (as a timestamp).
+fn trend_sql(pool: &Pool, metric: &TrendMetric, plan: TrendPlan) -> String {
     let s = source(pool, metric);
-    let raw_bucket = bucket_expr(pool, s.time);
     let day_bucket = bucket_expr(pool, "day");
     // `$7`/`$8` are bound for every metric; reference them so both engines know their types.
     let unused = if matches!(metric, TrendMetric::Feature { .. }) { "" } else { " AND $7 = $7 AND $8 = $8" };
+    let (time, value, table, extra) = (s.time, s.value, s.table, s.extra);
+    let raw = match (plan, pool) {
+        (TrendPlan::Grouped, _) => format!(
+            "SELECT {raw_bucket} AS b, v AS mn, v AS mx, v AS total, 1 AS n FROM (
+                SELECT {time}, {value} AS v FROM {table}
+                WHERE asset_id = $1 AND {time} >= $2 AND {time} < $3{extra}{unused} AND $11 = $11 AND $12 = $12
+            ) raw WHERE v IS NOT NULL",
+            raw_bucket = bucket_expr(pool, time),
+        ),
+        // SQLite has no LATERAL: four correlated aggregates per bucket, each an index range scan (cheaper than
+        // one sort of every row). Bounds are text in the stored format: whole seconds, then from's fraction.
+        (TrendPlan::PerBucket, Pool::Sqlite(_)) => {
+            let bound = |k: &str| {
+                format!("strftime('%Y-%m-%dT%H:%M:%S', unixepoch(substr($12, 1, 19)) + {k} * $6, 'unixepoch') || substr($12, 20)")
+            };
+            let agg = |f: &str| {
+                format!(
+                    "(SELECT {f}({value}) FROM {table} WHERE asset_id = $1 AND {time} >= lo AND {time} < hi{extra}{unused})"
+                )
+            };
+            format!(
+                "SELECT b, {mn} AS mn, {mx} AS mx, {total} AS total, {n} AS n FROM (
+                    WITH RECURSIVE k(b) AS (SELECT 0 UNION ALL SELECT b + 1 FROM k WHERE b + 1 < $11)
+                    SELECT b, max({lo}, $2) AS lo, min({hi}, $3) AS hi FROM k
+                ) bounds WHERE lo < hi",
+                mn = agg("MIN"),
+                mx = agg("MAX"),
+                total = agg("SUM"),
+                n = agg("COUNT"),
+                lo = bound("b"),
+                hi = bound("(b + 1)"),
+            )
+        }
+        (TrendPlan::PerBucket, Pool::Postgres(_)) => format!(
+            "SELECT g.b, a.mn, a.mx, a.total, a.n FROM generate_series(0, $11 - 1) AS g(b)
+            CROSS JOIN LATERAL (
+                SELECT MIN(v) AS mn, MAX(v) AS mx, SUM(v) AS total, COUNT(v) AS n FROM (
+                    SELECT {value} AS v FROM {table}
+                    WHERE asset_id = $1 AND {time} >= GREATEST($12 + make_interval(secs => g.b * $6), $2)
+                    AND {time} < LEAST($12 + make_interval(secs => (g.b + 1) * $6), $3){extra}{unused}
+                ) raw
+            ) a"
+        ),
+    };
     format!(
         "SELECT b, MIN(mn) AS mn, MAX(mx) AS mx, SUM(total) AS total, CAST(SUM(n) AS BIGINT) AS n FROM (
-            SELECT {raw_bucket} AS b, v AS mn, v AS mx, v AS total, 1 AS n FROM (
-                SELECT {time}, {value} AS v FROM {table}
-                WHERE asset_id = $1 AND {time} >= $2 AND {time} < $3{extra}{unused}
-            ) raw WHERE v IS NOT NULL
+            {raw}
             UNION ALL
             SELECT CASE WHEN {day_bucket} < 0 THEN 0 ELSE {day_bucket} END, min, max, sum, count FROM daily_aggregates
             WHERE asset_id = $1 AND metric = $4 AND day >= $9 AND day < $10 AND day < $3
-        ) parts GROUP BY b ORDER BY b",
-        time = s.time,
-        value = s.value,
-        table = s.table,
-        extra = s.extra,
+        ) parts GROUP BY b HAVING SUM(n) > 0 ORDER BY b"
     )
 }
 
@@ -186,6 +235,16 @@ impl Store {
     /// [`Store::apply_retention`]) the kept daily aggregates are used, each whole day counted in the bucket that
     /// holds its midnight (or the first bucket, for the day `from` falls in).
     pub async fn trend(&self, request: &TrendRequest) -> Result<Vec<TrendBucket>, StoreError> {
+        self.trend_planned(request, None).await
+    }
+
+    /// [`Store::trend`] with the plan chosen by the caller (`None`: by the number of buckets, see
+    /// [`PER_BUCKET_MAX`]). Both plans give the same buckets; tests and benchmarks compare them.
+    pub async fn trend_planned(
+        &self,
+        request: &TrendRequest,
+        plan: Option<TrendPlan>,
+    ) -> Result<Vec<TrendBucket>, StoreError> {
         let width = request.bucket.num_seconds();
         if width < 1 || request.bucket != Duration::seconds(width) {
             return Err(StoreError::InvalidInput(format!(
@@ -217,7 +276,12 @@ impl Store {
             TrendMetric::Feature { feature_set, name } => (feature_set.clone(), name.clone()),
             _ => (String::new(), String::new()),
         };
-        let sql = trend_sql(&self.pool, &request.metric);
+        let span_us = (request.to - request.from).num_microseconds().map_or(i128::MAX, i128::from);
+        let width_us = i128::from(width) * 1_000_000;
+        // from < to was checked: the span is positive.
+        let buckets = i64::try_from((span_us + width_us - 1) / width_us).unwrap_or(i64::MAX);
+        let plan = plan.unwrap_or(if buckets <= PER_BUCKET_MAX { TrendPlan::PerBucket } else { TrendPlan::Grouped });
+        let sql = trend_sql(&self.pool, &request.metric, plan);
         let rows: Vec<BucketRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql)
                 .bind(&request.asset_id)
@@ -230,6 +294,8 @@ impl Store {
                 .bind(&name)
                 .bind(Ts::new(first_day))
                 .bind(Ts::new(aggregated_until))
+                .bind(buckets)
+                .bind(Ts::new(request.from))
                 .fetch_all(pool)
                 .await?
         });

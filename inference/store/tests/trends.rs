@@ -6,12 +6,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{capture, features, prediction, TestDb};
 use prognos_store::{
     AlertFilter, AssetFilter, AssetKind, PredictionCursor, PredictionFilter, RetainedTable, Store, TrendMetric,
-    TrendRequest,
+    TrendPlan, TrendRequest,
 };
 
 prognos_store::on_both_backends!(
     predictions_are_observed_at_capture_time_and_trend_there,
     trend_buckets_are_computed_in_sql,
+    both_trend_plans_give_the_buckets_of_a_plain_computation,
     capture_means_and_window_features_trend,
     window_predictions_without_observed_at_get_the_window_end,
     predictions_list_filters_and_pages_without_gaps_or_repeats,
@@ -111,6 +112,53 @@ async fn trend_buckets_are_computed_in_sql(db: &TestDb) {
     assert!(store.trend(&bad).await.is_err());
     let bad = request("W01", TrendMetric::HealthScore, day(1, 0, 0), day(30, 0, 0), Duration::seconds(1));
     assert!(store.trend(&bad).await.is_err());
+}
+
+async fn both_trend_plans_give_the_buckets_of_a_plain_computation(db: &TestDb) {
+    let store = db.connect().await;
+    // 240 scores over three days at irregular times, some on whole hours (bucket edges), plus another asset.
+    let mut points = Vec::new();
+    let mut state: u64 = 7;
+    for i in 0..240u64 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let minute = if i % 10 == 0 { (i / 10) * 180 } else { (state >> 33) % (3 * 24 * 60) };
+        let when = day(1, 0, 0) + Duration::minutes(minute as i64) + Duration::seconds((i % 3) as i64 * 20);
+        let health = ((state >> 40) % 10_000) as f64 / 100.0;
+        wheel(&store, &format!("p{i}"), "W01", when, health).await;
+        points.push((when, health));
+    }
+    wheel(&store, "other", "W02", day(2, 0, 0), 5.0).await;
+    let ms = Duration::milliseconds;
+    let requests = [
+        (day(1, 0, 0), day(4, 0, 0), Duration::hours(1)),
+        (day(1, 0, 7) + Duration::seconds(13), day(3, 5, 0), Duration::minutes(17)),
+        (day(1, 3, 0) + ms(250), day(3, 22, 0) + ms(10), Duration::days(1)),
+        (day(1, 0, 0) - Duration::days(30), day(2, 12, 0), Duration::days(7)),
+        (day(2, 0, 0), day(2, 0, 1), Duration::seconds(1)),
+    ];
+    for (from, to, bucket) in requests {
+        let width = bucket.num_microseconds().unwrap();
+        let mut expected: std::collections::BTreeMap<i64, (f64, f64, f64, i64)> = Default::default();
+        for (when, v) in points.iter().filter(|(w, _)| *w >= from && *w < to) {
+            let b = (*when - from).num_microseconds().unwrap() / width;
+            let e = expected.entry(b).or_insert((f64::INFINITY, f64::NEG_INFINITY, 0.0, 0));
+            *e = (e.0.min(*v), e.1.max(*v), e.2 + v, e.3 + 1);
+        }
+        let expected: Vec<_> = expected
+            .into_iter()
+            .map(|(b, (mn, mx, sum, n))| (from + Duration::microseconds(b * width), mn, mx, n, sum / n as f64))
+            .collect();
+        for plan in [TrendPlan::PerBucket, TrendPlan::Grouped] {
+            let req = request("W01", TrendMetric::HealthScore, from, to, bucket);
+            let got = store.trend_planned(&req, Some(plan)).await.unwrap();
+            let shape: Vec<_> = got.iter().map(|b| (b.start, b.min, b.max, b.count)).collect();
+            let want: Vec<_> = expected.iter().map(|e| (e.0, e.1, e.2, e.3)).collect();
+            assert_eq!(shape, want, "{plan:?} {from} .. {to} by {bucket}");
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g.mean - e.4).abs() < 1e-9, "{plan:?} mean {} vs {}", g.mean, e.4);
+            }
+        }
+    }
 }
 
 /// An inverter, a window feature row and its prediction written the way the inverter pipeline does.

@@ -27,6 +27,15 @@ pub struct LabelledWindow {
     pub partial_hours: Option<u32>,
 }
 
+impl LabelledWindow {
+    /// `<site>/<asset>/<window_start>`, with `+<h>h` for a window cut short after `h` hours.
+    pub fn window_id(&self) -> String {
+        let start = self.row.window_start.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let cut = self.partial_hours.map(|h| format!("+{h}h")).unwrap_or_default();
+        format!("{}/{}/{start}{cut}", self.site, self.row.asset)
+    }
+}
+
 /// The CSV header, in column order.
 pub fn inverter_csv_header() -> Vec<&'static str> {
     let mut h = vec!["window_id", "window_start", "window_end", "site", "asset", "readings"];
@@ -72,8 +81,7 @@ impl<W: Write> InverterCsvWriter<W> {
             });
         }
         self.record.clear();
-        let cut = w.partial_hours.map(|h| format!("+{h}h")).unwrap_or_default();
-        self.record.push(format!("{}/{}/{}{cut}", w.site, row.asset, start));
+        self.record.push(w.window_id());
         self.record.push(start);
         self.record.push(row.window_end.to_rfc3339_opts(SecondsFormat::Secs, true));
         self.record.push(w.site.clone());

@@ -270,13 +270,15 @@ fn body(
         @for c in charts.iter().filter(|c| !c.is_empty()) {
             div.card.chart-card { (PreEscaped(c)) }
         }
-        p {
-            "Download (CSV): "
-            a href=(format!("/exports/predictions.csv?asset={}", super::session::percent_encode(&asset.id))) { "predictions" }
-            @if asset.kind == AssetKind::Wheel {
-                " · "
-                a href=(format!("/exports/features.csv?asset={}", super::session::percent_encode(&asset.id))) { "features (training-data format)" }
-            }
+        @let id = super::session::percent_encode(&asset.id);
+        @let features = if asset.kind == AssetKind::Wheel { String::new() } else { "&feature_set=inverter-v1".into() };
+        p #downloads {
+            "Download predictions ("
+            a href=(format!("/exports/predictions.csv?asset={id}")) { "CSV" } ", "
+            a href=(format!("/exports/predictions.parquet?asset={id}")) { "Parquet" }
+            "), features in the training-data format ("
+            a href=(format!("/exports/features.csv?asset={id}{features}")) { "CSV" } ", "
+            a href=(format!("/exports/features.parquet?asset={id}{features}")) { "Parquet" } ")"
         }
         h2 { "Alert history" }
         @if alerts.is_empty() { p.muted #no-alerts { "No alerts for this asset." } } @else {
