@@ -22,6 +22,11 @@ fn in_ci() -> bool {
 /// The app with Plant 1's pipeline renamed `name`: metrics are process-wide, so tests running side by side in
 /// this binary use different names to keep their counters apart.
 async fn plant_app(dir: &Path, topic: &str, name: &str) -> TestApp {
+    plant_app_keeping(dir, topic, name, 0).await
+}
+
+/// [`plant_app`] with retention: raw rows older than `retention_days` are folded away (checked every second).
+async fn plant_app_keeping(dir: &Path, topic: &str, name: &str, retention_days: u32) -> TestApp {
     let root = dir.to_path_buf();
     std::fs::create_dir_all(root.join("pipelines")).unwrap();
     std::fs::write(root.join("pipelines/plant.toml"), plant_1_pipeline(&root, topic, name, 5)).unwrap();
@@ -31,6 +36,8 @@ async fn plant_app(dir: &Path, topic: &str, name: &str) -> TestApp {
         s.pipelines.disabled = false;
         s.pipelines.dir = root.join("pipelines");
         s.store.url = Some(format!("sqlite://{}", root.join("store.db").display()));
+        s.store.retention_days = retention_days;
+        s.store.retention_interval_s = 1;
         s.data_dir = root.join("data");
     })
     .await
@@ -355,4 +362,55 @@ async fn live_windows_are_the_windows_the_model_was_trained_on() {
     }
     assert!(slow_defined > 22 * 20, "degradation is defined once a week of history exists: {slow_defined}");
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_folds_old_raw_rows_into_daily_aggregates_the_trend_still_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = format!("prognos-test/{}/retention", std::process::id());
+    // Two days of Plant 1 through HTTP, kept raw (retention off).
+    let app = plant_app(dir.path(), &topic, "plant-kept").await;
+    let file = std::fs::read_to_string(real("kaggle-solar-plants/Plant_1_Generation_Data.csv")).unwrap();
+    let two_days: Vec<&str> = file.lines().take_while(|l| !l.starts_with("17-05-2020")).collect();
+    let resp = app
+        .client
+        .post(format!("{}/v1/ingest/plant-kept", app.address))
+        .bearer_auth(OPERATOR_TOKEN)
+        .header("content-type", "text/csv")
+        .body(two_days.join("\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let store = store_of(dir.path()).await;
+    let readings = store.count_readings(Some("plant-site")).await.unwrap();
+    assert_eq!(readings as usize, two_days.len() - 1);
+    let predictions = store.count_predictions().await.unwrap();
+    assert!(predictions > 0);
+    let trend = "/v1/assets/1BY6WEcLGh8j5v7/trend?metric=health_score&from=2020-05-14T00:00:00Z\
+                 &to=2020-05-18T00:00:00Z&bucket=1d";
+    let before: Value = app.get(trend, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    app.stop().await;
+
+    // Restarted keeping 30 days: the 2020 rows are folded into daily aggregates and deleted.
+    let app = plant_app_keeping(dir.path(), &topic, "plant-kept", 30).await;
+    let started = Instant::now();
+    while store.count_readings(None).await.unwrap() > 0 || store.count_predictions().await.unwrap() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "retention did not run");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(store.count_feature_rows().await.unwrap(), 0);
+    let after: Value = app.get(trend, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    let counts = |v: &Value| -> Vec<(String, i64)> {
+        v["buckets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v:#}"))
+            .iter()
+            .map(|b| (b["start"].as_str().unwrap().to_string(), b["count"].as_i64().unwrap()))
+            .collect()
+    };
+    assert!(!counts(&before).is_empty(), "{before:#}");
+    assert_eq!(counts(&after), counts(&before), "the trend reads the kept daily aggregates");
+    assert_eq!(after["buckets"][0]["mean"], before["buckets"][0]["mean"]);
+    app.stop().await;
 }

@@ -107,7 +107,19 @@ async fn captures_in_both_camera_folders_are_scored_stored_and_archived() {
     let asset: Value = app.get("/v1/assets/W02", Some(VIEWER_TOKEN)).await.json().await.unwrap();
     assert_eq!(asset["kind"], "wheel");
     assert_eq!(asset["latest"]["health_score"].as_f64().unwrap(), health("W02"));
-    let trend: Value = app.get("/v1/assets/W04/trend?bucket=1d", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    // The trend places a score when its capture was taken (these captures are dated in the past).
+    let observed = preds.iter().find(|p| p["asset"] == "W04").unwrap()["observed_at"].as_str().unwrap().to_string();
+    let observed = chrono::DateTime::parse_from_rfc3339(&observed).unwrap().with_timezone(&chrono::Utc);
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT00:00:00Z").to_string();
+    let path = format!(
+        "/v1/assets/W04/trend?bucket=1d&from={}&to={}",
+        day(observed),
+        day(observed + chrono::Duration::days(1))
+    );
+    let trend: Value = app.get(&path, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    let default: Value = app.get("/v1/assets/W04/trend", Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    let recent = chrono::Utc::now() - observed < chrono::Duration::days(7);
+    assert_eq!(default["buckets"].as_array().unwrap().is_empty(), !recent, "default: the last 7 days: {default}");
     let buckets = trend["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 1, "{trend}");
     assert_eq!(buckets[0]["count"], 1);
@@ -115,6 +127,12 @@ async fn captures_in_both_camera_folders_are_scored_stored_and_archived() {
     assert_eq!(buckets[0]["max"].as_f64().unwrap(), health("W04"));
     let bad = app.get("/v1/assets/W04/trend?metric=voltage", Some(VIEWER_TOKEN)).await;
     assert_eq!(bad.status(), 422);
+    // Other metrics: the capture's mean height, and a wheel-v1 feature of its feature row.
+    for metric in ["mean_height", "wheel-v1:flat_spot_depth"] {
+        let t: Value = app.get(&format!("{path}&metric={metric}"), Some(VIEWER_TOKEN)).await.json().await.unwrap();
+        assert_eq!(t["buckets"][0]["count"], 1, "{metric}: {t}");
+        assert_eq!(t["metric"], metric);
+    }
     assert_eq!(app.get("/v1/assets/nope", Some(VIEWER_TOKEN)).await.status(), 404);
     // Listings: assets by kind in id order, paged by cursor, each with its latest prediction.
     let get = |path: String| {

@@ -46,11 +46,22 @@ pub struct Settings {
 }
 
 /// Storage.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// `sqlite://PATH` (the embedded default: `sqlite://<data_dir>/prognos.db`) or `postgres://...`.
     pub url: Option<String>,
+    /// Raw rows (predictions, feature rows, inverter readings) observed more than this many days ago are folded
+    /// into daily aggregates, kept for good, and deleted. 0 (the default) keeps every raw row.
+    pub retention_days: u32,
+    /// How often retention runs, in seconds. Default 3600.
+    pub retention_interval_s: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { url: None, retention_days: 0, retention_interval_s: 3600 }
+    }
 }
 
 /// Pipelines (`pipelines/*.toml`).

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod drift;
 pub mod ingest;
 pub mod model_ops;
+pub mod retention;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

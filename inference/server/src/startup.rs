@@ -88,6 +88,13 @@ impl Application {
         };
         pipelines.push(crate::model_ops::watch::spawn(state.clone(), shutdown.clone())?);
         pipelines.push(crate::drift::spawn(state.clone(), engine.clone(), &files, shutdown.clone()));
+        let kept = &state.settings.store;
+        pipelines.extend(crate::retention::spawn(
+            state.store.clone(),
+            kept.retention_days,
+            kept.retention_interval_s,
+            shutdown.clone(),
+        ));
         let mut inverter_files = Vec::new();
         for (path, file) in pipeline_files {
             match file.pipeline.kind {

@@ -15,90 +15,19 @@
 //! Later runs find the rows and go straight to measuring. `PROGNOS_BENCH_ASSETS` changes the asset count (and so
 //! the total); delete the file / drop the database to reload.
 
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
-use prognos_store::testing::bulk::BulkSpec;
+use prognos_store::testing::bulk::{bench_databases, bench_spec, BulkSpec, YEAR_OF_FIVE_MINUTES as PER_ASSET};
 use prognos_store::{Store, TrendMetric, TrendPlan, TrendRequest};
-use sqlx::{ConnectOptions, Connection};
-
-const PER_ASSET: u64 = 365 * 24 * 12;
-
-fn spec() -> BulkSpec {
-    let assets: u32 = std::env::var("PROGNOS_BENCH_ASSETS").ok().and_then(|v| v.parse().ok()).unwrap_or(96);
-    BulkSpec {
-        assets,
-        total: u64::from(assets) * PER_ASSET,
-        start: Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap(),
-        interval: Duration::minutes(5),
-        batch: 500_000,
-    }
-}
-
-fn bench_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("PROGNOS_BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    target.join("prognos-bench")
-}
-
-/// Opens the store, loading the rows once if they are not all there.
-async fn prepared(url: &str, spec: &BulkSpec, what: &str) -> Store {
-    let store = Store::connect(url).await.unwrap_or_else(|e| panic!("{what}: {e}"));
-    let have = store.count_predictions().await.unwrap() as u64;
-    if have != spec.total {
-        assert_eq!(have, 0, "{what} holds {have} predictions, not {}: delete it to reload", spec.total);
-        eprintln!("{what}: loading {} predictions (one time)...", spec.total);
-        let started = Instant::now();
-        store
-            .bulk_load_synthetic_predictions(spec, |n| {
-                eprintln!("  {what}: {n} rows, {:.0} s", started.elapsed().as_secs_f64());
-            })
-            .await
-            .unwrap();
-        eprintln!("{what}: loaded in {:.0} s", started.elapsed().as_secs_f64());
-    }
-    store
-}
-
-async fn postgres_url() -> Option<String> {
-    let admin = std::env::var("PROGNOS_BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| prognos_store::testing::DEFAULT_POSTGRES_URL.to_string());
-    let options = sqlx::postgres::PgConnectOptions::from_str(&admin).ok()?;
-    let mut conn = match tokio::time::timeout(StdDuration::from_secs(5), options.connect()).await {
-        Ok(Ok(conn)) => conn,
-        _ => {
-            eprintln!("note: PostgreSQL at {admin} is unreachable; skipping the PostgreSQL trend bench");
-            return None;
-        }
-    };
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'prognos_bench_trend'")
-        .fetch_optional(&mut conn)
-        .await
-        .ok()?;
-    if exists.is_none() {
-        sqlx::raw_sql("CREATE DATABASE prognos_bench_trend").execute(&mut conn).await.ok()?;
-    }
-    conn.close().await.ok();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    Some(format!("{base}/prognos_bench_trend"))
-}
 
 fn trend(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let spec = spec();
-    let dir = bench_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let sqlite_url = format!("sqlite://{}", dir.join("trend-10m.db").display());
-    let mut stores = vec![("sqlite", runtime.block_on(prepared(&sqlite_url, &spec, "sqlite")))];
-    if let Some(url) = runtime.block_on(postgres_url()) {
-        stores.push(("postgres", runtime.block_on(prepared(&url, &spec, "postgres"))));
+    let spec = bench_spec();
+    let mut stores = Vec::new();
+    for (name, url) in runtime.block_on(bench_databases(&spec)) {
+        stores.push((name, runtime.block_on(Store::connect(&url)).unwrap()));
     }
     let asset = BulkSpec::asset_id(spec.assets / 2);
     let year = TrendRequest {

@@ -1,5 +1,5 @@
 //! Assets and their trends: `GET /v1/assets` (paged, by kind and site, each with its latest prediction),
-//! `GET /v1/assets/{id}` and `GET /v1/assets/{id}/trend` (time-bucketed min, mean and max of the health score).
+//! `GET /v1/assets/{id}` and `GET /v1/assets/{id}/trend` (time-bucketed min, mean and max of a metric, computed in SQL).
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use prognos_store::{AssetFilter, AssetKind};
+use prognos_store::{AssetFilter, AssetKind, TrendMetric, TrendRequest, INVERTER_FEATURE_SET, MAX_BUCKETS};
 
 use crate::api_error::ApiError;
 use crate::routes::predictions::prediction_json;
@@ -85,7 +85,8 @@ pub async fn get_asset(State(state): State<AppState>, Path(id): Path<String>) ->
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrendQuery {
-    /// `health_score` (the only metric stored per prediction so far).
+    /// `health_score` (default), `mean_height`, `mean_intensity`, or a window feature (`efficiency` for
+    /// `inverter-v1`, or `<feature_set>:<feature>`).
     pub metric: Option<String>,
     /// Start (default: 7 days before `to`).
     pub from: Option<DateTime<Utc>>,
@@ -113,15 +114,34 @@ pub fn parse_bucket(text: &str) -> Option<Duration> {
 }
 
 /// Time-bucketed min, mean and max of a metric for one asset, oldest bucket first; empty buckets are left out.
+/// Computed in SQL by [`prognos_store::Store::trend`]: buckets start at `from`, values are placed by when they
+/// were observed, and days retention has folded away come from the kept daily aggregates.
 pub async fn trend(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<TrendQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = |code: &'static str, message: String| ApiError::Invalid { code, message };
-    let metric = q.metric.unwrap_or_else(|| "health_score".into());
-    if metric != "health_score" {
-        return Err(invalid("unknown_metric", format!("metric {metric:?} is not one of: health_score")));
+    let metric_text = q.metric.unwrap_or_else(|| "health_score".into());
+    let metric =
+        TrendMetric::parse(&metric_text, INVERTER_FEATURE_SET).map_err(|e| invalid("unknown_metric", e.to_string()))?;
+    if let TrendMetric::Feature { feature_set, name } = &metric {
+        let known: &[&str] = match feature_set.as_str() {
+            prognos_features::inverter::FEATURE_SET => &prognos_features::inverter::FEATURE_NAMES,
+            prognos_features::FEATURE_SET_VERSION => &prognos_features::FEATURE_NAMES,
+            _ => &[],
+        };
+        if !known.contains(&name.as_str()) {
+            return Err(invalid(
+                "unknown_metric",
+                format!(
+                    "metric {metric_text:?}: use health_score, mean_height, mean_intensity, an {} feature, or \
+                     {}:<feature>",
+                    prognos_features::inverter::FEATURE_SET,
+                    prognos_features::FEATURE_SET_VERSION
+                ),
+            ));
+        }
     }
     let bucket_text = q.bucket.unwrap_or_else(|| "1h".into());
     let bucket = parse_bucket(&bucket_text)
@@ -131,44 +151,31 @@ pub async fn trend(
     if from >= to {
         return Err(invalid("invalid_range", "from must be before to".into()));
     }
-    let width = bucket.num_milliseconds();
-    if (to - from).num_milliseconds() / width > 100_000 {
+    if (to - from).num_seconds() / bucket.num_seconds().max(1) >= MAX_BUCKETS {
         return Err(invalid(
             "too_many_buckets",
-            "more than 100,000 buckets: widen the bucket or narrow the range".into(),
+            format!("more than {MAX_BUCKETS} buckets: widen the bucket or narrow the range"),
         ));
     }
-    let points = state.store.prediction_trend(&id, from, to).await?;
-    let mut buckets: Vec<Value> = Vec::new();
-    let mut current: Option<(i64, f64, f64, f64, usize)> = None; // (index, min, max, sum, count)
-    let flush = |c: (i64, f64, f64, f64, usize), buckets: &mut Vec<Value>| {
-        let start = from + Duration::milliseconds(c.0 * width);
-        buckets.push(json!({
-            "start": start.to_rfc3339(),
-            "min": c.1,
-            "mean": c.3 / c.4 as f64,
-            "max": c.2,
-            "count": c.4,
-        }));
-    };
-    for p in &points {
-        let index = (p.scored_at - from).num_milliseconds() / width;
-        let v = p.health_score;
-        current = match current {
-            Some(c) if c.0 == index => Some((index, c.1.min(v), c.2.max(v), c.3 + v, c.4 + 1)),
-            Some(c) => {
-                flush(c, &mut buckets);
-                Some((index, v, v, v, 1))
-            }
-            None => Some((index, v, v, v, 1)),
-        };
-    }
-    if let Some(c) = current {
-        flush(c, &mut buckets);
-    }
+    let request = TrendRequest { asset_id: id.clone(), metric: metric.clone(), from, to, bucket };
+    let buckets: Vec<Value> = state
+        .store
+        .trend(&request)
+        .await?
+        .into_iter()
+        .map(|b| {
+            json!({
+                "start": b.start.to_rfc3339(),
+                "min": b.min,
+                "mean": b.mean,
+                "max": b.max,
+                "count": b.count,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "asset": id,
-        "metric": metric,
+        "metric": metric.key(),
         "from": from.to_rfc3339(),
         "to": to.to_rfc3339(),
         "bucket_seconds": bucket.num_seconds(),

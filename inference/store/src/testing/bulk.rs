@@ -115,3 +115,86 @@ impl Store {
         Ok(done)
     }
 }
+
+/// Predictions per asset in the trend and page benchmarks: a year of 5-minute predictions.
+pub const YEAR_OF_FIVE_MINUTES: u64 = 365 * 24 * 12;
+
+/// The trend and page benchmarks' data: `PROGNOS_BENCH_ASSETS` wheels (default 96, so ~10 million predictions)
+/// with a year of 5-minute predictions each from 2023-01-01.
+pub fn bench_spec() -> BulkSpec {
+    let assets: u32 = std::env::var("PROGNOS_BENCH_ASSETS").ok().and_then(|v| v.parse().ok()).unwrap_or(96);
+    BulkSpec {
+        assets,
+        total: u64::from(assets) * YEAR_OF_FIVE_MINUTES,
+        start: chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 1, 1, 0, 0, 0).unwrap(),
+        interval: Duration::minutes(5),
+        batch: 500_000,
+    }
+}
+
+/// Where the benchmarks keep their SQLite file: `PROGNOS_BENCH_DIR`, else `prognos-bench/` in
+/// `$CARGO_TARGET_DIR` or the workspace's `target/`.
+pub fn bench_dir() -> std::path::PathBuf {
+    if let Ok(dir) = std::env::var("PROGNOS_BENCH_DIR") {
+        return dir.into();
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("prognos-bench")
+}
+
+/// The benchmark databases, loaded with `spec` once (later runs find the rows): `("sqlite", url)` for
+/// `<bench_dir>/trend-10m.db`, and `("postgres", url)` for database `prognos_bench_trend` on
+/// `PROGNOS_BENCH_POSTGRES_URL` (default [`DEFAULT_POSTGRES_URL`](crate::testing::DEFAULT_POSTGRES_URL)) when
+/// that server answers. Panics on a database holding another number of predictions (delete it to reload).
+pub async fn bench_databases(spec: &BulkSpec) -> Vec<(&'static str, String)> {
+    let dir = bench_dir();
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut urls = vec![("sqlite", format!("sqlite://{}", dir.join("trend-10m.db").display()))];
+    if let Some(url) = bench_postgres_url().await {
+        urls.push(("postgres", url));
+    }
+    for (what, url) in &urls {
+        let store = Store::connect(url).await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        let have = store.count_predictions().await.unwrap() as u64;
+        if have != spec.total {
+            assert_eq!(have, 0, "{what} holds {have} predictions, not {}: delete it to reload", spec.total);
+            eprintln!("{what}: loading {} predictions (one time)...", spec.total);
+            let started = std::time::Instant::now();
+            store
+                .bulk_load_synthetic_predictions(spec, |n| {
+                    eprintln!("  {what}: {n} rows, {:.0} s", started.elapsed().as_secs_f64());
+                })
+                .await
+                .unwrap();
+            eprintln!("{what}: loaded in {:.0} s", started.elapsed().as_secs_f64());
+        }
+        store.close().await;
+    }
+    urls
+}
+
+async fn bench_postgres_url() -> Option<String> {
+    use sqlx::{ConnectOptions, Connection};
+    let admin = std::env::var("PROGNOS_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| crate::testing::DEFAULT_POSTGRES_URL.to_string());
+    let options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&admin).ok()?;
+    let mut conn = match tokio::time::timeout(std::time::Duration::from_secs(5), options.connect()).await {
+        Ok(Ok(conn)) => conn,
+        _ => {
+            eprintln!("note: PostgreSQL at {admin} is unreachable; skipping the PostgreSQL benches");
+            return None;
+        }
+    };
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = 'prognos_bench_trend'")
+        .fetch_optional(&mut conn)
+        .await
+        .ok()?;
+    if exists.is_none() {
+        sqlx::raw_sql("CREATE DATABASE prognos_bench_trend").execute(&mut conn).await.ok()?;
+    }
+    conn.close().await.ok();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    Some(format!("{base}/prognos_bench_trend"))
+}
