@@ -338,6 +338,23 @@ async fn live_windows_are_the_windows_the_model_was_trained_on() {
         assert_eq!((r.rejected, r.accepted), (0, piece.len() as u64), "{r:#?}");
     }
     let live = store.windows_of_site("kaggle-plant-2", "inverter-v1").await.unwrap();
+    // And the whole file at once into a new store: its windows come from the readings in hand (nothing else is
+    // stored in their span), not read back; they must be the same.
+    let whole_dir = tempfile::tempdir().unwrap();
+    let whole_store = store_of(whole_dir.path()).await;
+    let whole = pipeline("kaggle-plant-2.toml", &whole_store).await;
+    let r = whole.ingest_csv_file(&real("kaggle-solar-plants/Plant_2_Generation_Data.csv")).await.unwrap();
+    assert_eq!((r.rejected, r.accepted), (0, rows.len() as u64), "{r:#?}");
+    let at_once = whole_store.windows_of_site("kaggle-plant-2", "inverter-v1").await.unwrap();
+    assert_eq!(at_once.len(), live.len());
+    for (a, b) in at_once.iter().zip(&live) {
+        assert_eq!((&a.asset_id, a.window_start), (&b.asset_id, b.window_start));
+        for ((name, x), (_, y)) in a.values.iter().zip(&b.values) {
+            let same = (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-9 * y.abs().max(1e-9);
+            assert!(same, "{} {} {name}: whole file {x}, in pieces {y}", a.asset_id, a.window_start);
+        }
+    }
+    whole_store.close().await;
 
     let text = std::fs::read_to_string(repo_root().join("training-data/inverters/real-kaggle-plant-2.csv")).unwrap();
     let mut lines = text.lines();

@@ -214,6 +214,24 @@ impl Store {
         })
     }
 
+    /// How many readings `site` has with `from <= ts < to`.
+    pub async fn count_readings_in_range(
+        &self,
+        site: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        on_pool!(self, pool => {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM readings WHERE site = $1 AND ts >= $2 AND ts < $3")
+                .bind(site)
+                .bind(Ts::new(from))
+                .bind(Ts::new(to))
+                .fetch_one(pool)
+                .await?;
+            Ok(n)
+        })
+    }
+
     /// How many readings are stored for `site` (every site when `None`).
     pub async fn count_readings(&self, site: Option<&str>) -> Result<i64, StoreError> {
         on_pool!(self, pool => {

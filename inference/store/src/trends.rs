@@ -187,12 +187,12 @@ fn trend_sql(pool: &Pool, metric: &TrendMetric, plan: TrendPlan) -> String {
         // one sort of every row). Bounds are text in the stored format: whole seconds, then from's fraction.
         (TrendPlan::PerBucket, Pool::Sqlite(_)) => {
             let bound = |k: &str| {
-                format!("strftime('%Y-%m-%dT%H:%M:%S', unixepoch(substr($12, 1, 19)) + {k} * $6, 'unixepoch') || substr($12, 20)")
+                let seconds = format!("unixepoch(substr($12, 1, 19)) + {k} * $6");
+                format!("strftime('%Y-%m-%dT%H:%M:%S', {seconds}, 'unixepoch') || substr($12, 20)")
             };
             let agg = |f: &str| {
-                format!(
-                    "(SELECT {f}({value}) FROM {table} WHERE asset_id = $1 AND {time} >= lo AND {time} < hi{extra}{unused})"
-                )
+                let range = format!("{time} >= lo AND {time} < hi{extra}{unused}");
+                format!("(SELECT {f}({value}) FROM {table} WHERE asset_id = $1 AND {range})")
             };
             format!(
                 "SELECT b, {mn} AS mn, {mx} AS mx, {total} AS total, {n} AS n FROM (

@@ -207,6 +207,7 @@ impl InverterPipeline {
         report.accepted += out.inserted;
         report.duplicate += out.duplicate;
         self.plan.touch(readings, touched);
+        touched.hold(readings, out.duplicate == 0);
         if out.inserted > 0 {
             self.tell_alerts_readings(readings).await;
         }

@@ -31,10 +31,40 @@ pub struct WindowPlan {
     ac_limit_w: Option<f64>,
 }
 
-/// Window starts touched by a batch, per window length index.
-#[derive(Debug, Clone, Default)]
+/// Window starts touched by a batch, per window length index, and the batch's readings while they may stand in
+/// for reading the touched span back.
+#[derive(Debug, Clone)]
 pub struct TouchedWindows {
     starts: BTreeSet<(usize, i64)>,
+    /// Every reading this ingest stored, while each one was new (no duplicate) and there are at most
+    /// [`HELD_MAX`]. If the store then holds no other reading in the touched span, these are exactly the span's
+    /// readings, and [`update`] does not read them back (a whole file into a new store).
+    held: Option<Vec<Reading>>,
+}
+
+/// The most readings an ingest keeps in hand for [`TouchedWindows`].
+pub const HELD_MAX: usize = 2_000_000;
+
+impl Default for TouchedWindows {
+    fn default() -> Self {
+        Self { starts: BTreeSet::new(), held: Some(Vec::new()) }
+    }
+}
+
+impl TouchedWindows {
+    /// Keeps a stored chunk's readings in hand (as the store holds them: microsecond times), or gives up keeping
+    /// any when some were duplicates or there are too many.
+    pub fn hold(&mut self, readings: &[Reading], all_new: bool) {
+        let fits = self.held.as_ref().is_some_and(|h| h.len() + readings.len() <= HELD_MAX);
+        match self.held.as_mut() {
+            Some(held) if all_new && fits => held.extend(readings.iter().map(|r| {
+                let mut r = r.clone();
+                r.ts = chrono::SubsecRound::trunc_subsecs(r.ts, 6);
+                r
+            })),
+            _ => self.held = None,
+        }
+    }
 }
 
 /// What [`update`] did.
@@ -94,8 +124,9 @@ fn at(s: i64) -> DateTime<Utc> {
 
 /// Recomputes, stores and (for the scoring length) scores every touched window.
 pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
+    let TouchedWindows { starts, held } = touched;
     let mut by_size: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-    for (i, s) in touched.starts {
+    for (i, s) in starts {
         by_size.entry(i).or_default().insert(s);
     }
     let mut done = WindowsDone::default();
@@ -109,7 +140,18 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     let (Some(from), Some(to)) = (ranges.values().map(|r| r.0).min(), ranges.values().map(|r| r.1).max()) else {
         return Ok(done);
     };
-    let all = p.store.readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?;
+    // The batch's own readings stand in for the span when the store has no others there (checked by count: the
+    // span holds every one of them); otherwise the span is read back.
+    let all = match held.filter(|h| !h.is_empty()) {
+        Some(mut held)
+            if p.store.count_readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?
+                == held.len() as i64 =>
+        {
+            held.sort_by(|a, b| (a.ts, &a.asset).cmp(&(b.ts, &b.asset)));
+            held
+        }
+        _ => p.store.readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?,
+    };
     for (i, starts) in by_size {
         let (size, len) = &plan.sizes[i];
         let Some(&(first, end)) = ranges.get(&i) else { continue };

@@ -1,8 +1,9 @@
 //! Exports for data scientists: `GET /v1/exports/{features,predictions,readings}.{csv,parquet}` with filters
 //! (asset, site, from, to). Rows are read in keyset-paged chunks and streamed out chunk by chunk (a Parquet row
-//! group per chunk), so an export of any size holds one chunk in memory. The features export is in the training-data format: `training-data/wheels/*.csv`
-//! for wheel feature sets (the default `wheel-v1`), `training-data/inverters/*.csv` for `feature_set=inverter-v1`
-//! (the scored daily windows; `inverter-v1/1h` for the hourly ones).
+//! group per chunk), so an export of any size holds one chunk in memory. The features export is in the
+//! training-data format: `training-data/wheels/*.csv` for wheel feature sets (the default `wheel-v1`),
+//! `training-data/inverters/*.csv` for `feature_set=inverter-v1` (the scored daily windows; `inverter-v1/1h` for
+//! the hourly ones).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
