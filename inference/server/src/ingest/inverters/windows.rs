@@ -37,8 +37,8 @@ pub struct WindowPlan {
 pub struct TouchedWindows {
     starts: BTreeSet<(usize, i64)>,
     /// Every reading this ingest stored, while each one was new (no duplicate) and there are at most
-    /// [`HELD_MAX`]. If the store then holds no other reading in the touched span, these are exactly the span's
-    /// readings, and [`update`] does not read them back (a whole file into a new store).
+    /// [`HELD_MAX`]. If the store then holds no other reading in the batch's time range, [`update`] reads back
+    /// only the rest of the touched span (nothing, for a whole file into a new store).
     held: Option<Vec<Reading>>,
 }
 
@@ -122,6 +122,40 @@ fn at(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(s, 0).unwrap_or_default()
 }
 
+/// The site's readings in `[from, to)`, oldest first (then by inverter). The batch's own readings (`held`) stand
+/// in for the part of the span they cover when the store holds no others there (one COUNT over the batch's
+/// time range: it holds every one of them); only the rest of the span is read back. Otherwise all of it is.
+async fn span_readings(
+    p: &InverterPipeline,
+    held: Option<Vec<Reading>>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Reading>, prognos_store::StoreError> {
+    let site = p.site();
+    let Some(mut held) = held.filter(|h| !h.is_empty()) else {
+        return p.store.readings_in_range(site, from, to).await;
+    };
+    held.sort_by(|a, b| (a.ts, &a.asset).cmp(&(b.ts, &b.asset)));
+    // The batch's first and last instants may be shared with the batches before and after it (one instant's
+    // readings split between two): they are read back with the rest; the readings strictly between stand in.
+    let (first, last) = (held[0].ts, held[held.len() - 1].ts);
+    let mut held: Vec<Reading> = held.into_iter().filter(|r| r.ts > first && r.ts < last).collect();
+    let (Some(lo), Some(hi)) = (held.first().map(|r| r.ts), held.last().map(|r| r.ts + Duration::microseconds(1)))
+    else {
+        return p.store.readings_in_range(site, from, to).await;
+    };
+    if p.store.count_readings_in_range(site, lo, hi).await? != held.len() as i64 {
+        return p.store.readings_in_range(site, from, to).await;
+    }
+    // Three time-disjoint parts, each in order: before the batch, the batch, after it.
+    let mut all = if from < lo { p.store.readings_in_range(site, from, lo).await? } else { Vec::new() };
+    all.append(&mut held);
+    if hi < to {
+        all.append(&mut p.store.readings_in_range(site, hi, to).await?);
+    }
+    Ok(all)
+}
+
 /// Recomputes, stores and (for the scoring length) scores every touched window.
 pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
     let TouchedWindows { starts, held } = touched;
@@ -140,18 +174,7 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     let (Some(from), Some(to)) = (ranges.values().map(|r| r.0).min(), ranges.values().map(|r| r.1).max()) else {
         return Ok(done);
     };
-    // The batch's own readings stand in for the span when the store has no others there (checked by count: the
-    // span holds every one of them); otherwise the span is read back.
-    let all = match held.filter(|h| !h.is_empty()) {
-        Some(mut held)
-            if p.store.count_readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?
-                == held.len() as i64 =>
-        {
-            held.sort_by(|a, b| (a.ts, &a.asset).cmp(&(b.ts, &b.asset)));
-            held
-        }
-        _ => p.store.readings_in_range(p.site(), at(from), at(to)).await.map_err(|e| e.to_string())?,
-    };
+    let all = span_readings(p, held, at(from), at(to)).await.map_err(|e| e.to_string())?;
     for (i, starts) in by_size {
         let (size, len) = &plan.sizes[i];
         let Some(&(first, end)) = ranges.get(&i) else { continue };
