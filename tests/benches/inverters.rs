@@ -148,6 +148,8 @@ fn plant_1_rows(shift_days: i64) -> Vec<Value> {
 
 async fn http(app: &TestApp, passes: usize) -> NaiveDateTime {
     let mut ms = Vec::new();
+    // Split by whether the batch crosses the plant's local midnight (two days of windows to recompute).
+    let (mut one_day, mut two_days) = (Vec::new(), Vec::new());
     let mut last = NaiveDateTime::default();
     for pass in 0..passes {
         let rows = plant_1_rows(35 * pass as i64);
@@ -159,13 +161,18 @@ async fn http(app: &TestApp, passes: usize) -> NaiveDateTime {
             let answer = app.post("/v1/ingest/kaggle-plant-1", Some(ADMIN_TOKEN), body).await;
             let status = answer.status();
             let report: Value = answer.json().await.unwrap();
-            ms.push(started.elapsed().as_secs_f64() * 1e3);
+            let took = started.elapsed().as_secs_f64() * 1e3;
+            ms.push(took);
+            let day = |r: &Value| r["DATE_TIME"].as_str().unwrap()[..10].to_string();
+            if day(&batch[0]) == day(&batch[batch.len() - 1]) { &mut one_day } else { &mut two_days }.push(took);
             assert_eq!(status, 200, "{report:#}");
             assert_eq!(report["accepted"].as_u64(), Some(batch.len() as u64), "{report:#}");
             assert!(report["scored"].as_u64().unwrap() > 0, "{report:#}");
         }
     }
     println!("http: JSON batch of 1,000 readings, send to answer: {}", summary(ms));
+    println!("http: within one local day: {}", summary(one_day));
+    println!("http: across a local midnight: {}", summary(two_days));
     last
 }
 
