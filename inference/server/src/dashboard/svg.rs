@@ -320,11 +320,13 @@ impl TimeChart {
                 MarkerKind::ModelVersion => ("version-change", "#6a3d9a", TOP + 12.0 + (i % 3) as f64 * 12.0),
                 MarkerKind::Alert => ("alert-marker", "#d62728", TOP + ph - 6.0 - (i % 3) as f64 * 12.0),
             };
+            // A label that would run past the plot's right edge goes on the left of its line.
+            let width = 7.0 * m.label.chars().count() as f64;
+            let (tx, anchor) = if xx + 3.0 + width > LEFT + pw { (xx - 3.0, "end") } else { (xx + 3.0, "start") };
             let _ = write!(
                 out,
-                r##"<g class="{class}"><line x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{yb}" stroke="{color}" stroke-width="1.2" stroke-dasharray="2 3"/><text x="{tx:.1}" y="{ty:.1}" fill="{color}">{label}</text><title>{label} at {when}</title></g>"##,
+                r##"<g class="{class}"><line x1="{xx:.1}" x2="{xx:.1}" y1="{TOP}" y2="{yb}" stroke="{color}" stroke-width="1.2" stroke-dasharray="2 3"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="{anchor}" fill="{color}">{label}</text><title>{label} at {when}</title></g>"##,
                 yb = TOP + ph,
-                tx = xx + 3.0,
                 label = escape(&m.label),
                 when = m.at.format("%Y-%m-%d %H:%M:%S UTC"),
             );
@@ -425,7 +427,7 @@ mod tests {
                 Marker { at: at(12), label: "outside".into(), kind: MarkerKind::Alert },
             ],
         };
-        let svg = chart.render();
+        let svg = chart.clone().render();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Health &lt;W03&gt; &amp; co"), "titles are escaped");
         assert!(!svg.contains("<W03>"));
@@ -434,6 +436,14 @@ mod tests {
         assert_eq!(svg.matches("class=\"threshold\"").count(), 1);
         assert_eq!(svg.matches("class=\"version-change\"").count(), 1);
         assert_eq!(svg.matches("class=\"alert-marker\"").count(), 1, "markers outside the range are left out");
+        assert!(svg.contains(r##"text-anchor="start" fill="#d62728">alert #1<"##), "room on the right: label after");
+        // A marker near the right edge keeps its label inside the plot: on the left of its line.
+        let edge = TimeChart {
+            markers: vec![Marker { at: at(10), label: "alert #2".into(), kind: MarkerKind::Alert }],
+            ..chart
+        };
+        let svg = edge.render();
+        assert!(svg.contains(r##"text-anchor="end" fill="#d62728">alert #2<"##), "{svg}");
         assert_eq!(svg.matches("<polyline").count(), 1);
         // The threshold at 70 on a 0..100 axis sits 30% down the plot area.
         let y70 = TOP + 0.3 * (240.0 - TOP - BOTTOM);
