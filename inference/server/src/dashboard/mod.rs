@@ -2,9 +2,9 @@
 //! login form that trades an API token for a session cookie.
 //!
 //! Routes: `GET /` (to the fleet), `GET|POST /login`, `POST /logout`, `GET /fleet`, `GET /assets/{id}` (the link
-//! alert messages carry), `GET /models/{name}` (a model's input drift), `GET /captures/{id}` and its pictures `/captures/{id}/height.png`,
-//! `/captures/{id}/intensity.png`, and the CSV exports at `/exports/{file}` (as `/v1/exports/{file}`). Pages
-//! without a live session redirect to `/login?next=...`.
+//! alert messages carry), `GET /models/{name}` (a model's input drift), `GET /captures/{id}` and its pictures
+//! `/captures/{id}/height.png`, `/captures/{id}/intensity.png`, and the CSV and Parquet exports at
+//! `/exports/{file}` (as `/v1/exports/{file}`). Pages without a live session redirect to `/login?next=...`.
 
 pub mod asset;
 pub mod capture;
