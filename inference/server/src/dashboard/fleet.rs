@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
@@ -25,6 +27,8 @@ pub const DAYS: i64 = 14;
 const PAGE: i64 = 500;
 /// The most assets the per-day table aggregates (each costs one trend query).
 const MAX_DAILY_ASSETS: usize = 2000;
+/// Per-asset trends the per-day table runs at once.
+const CONCURRENT_TRENDS: usize = 4;
 /// A source with no heartbeat for this long is silent, unless its pipeline declares its own interval.
 pub const DEFAULT_SILENCE: Duration = Duration::minutes(15);
 
@@ -66,21 +70,37 @@ pub async fn daily_by_group(
     let day = Duration::days(1);
     let to = last.duration_trunc(day).unwrap_or(last) + day;
     let from = to - Duration::days(DAYS);
+    // One trend per asset, a few at a time (SQLite readers run side by side in WAL mode, PostgreSQL too).
+    let wanted: Vec<(String, AssetKind, String, Option<i64>)> = assets
+        .iter()
+        .filter(|a| a.latest.is_some())
+        .take(MAX_DAILY_ASSETS)
+        .map(|a| (a.asset.id.clone(), a.asset.kind, a.asset.site.clone(), a.latest.as_ref().and_then(|p| p.capture_id)))
+        .collect();
+    let per_asset = futures_util::stream::iter(wanted)
+        .map(|(id, kind, site, capture)| {
+            let store = store.clone();
+            async move {
+                let request = TrendRequest { asset_id: id, metric: TrendMetric::HealthScore, from, to, bucket: day };
+                let buckets = store.trend(&request).await?;
+                if buckets.is_empty() {
+                    return Ok::<_, StoreError>(None);
+                }
+                let group = match (kind, capture) {
+                    (AssetKind::Wheel, Some(c)) => match store.capture(c).await? {
+                        Some(c) => format!("{site} / {}", c.capture.camera),
+                        None => site,
+                    },
+                    _ => site,
+                };
+                Ok(Some((group, buckets)))
+            }
+        })
+        .buffered(CONCURRENT_TRENDS)
+        .try_collect::<Vec<_>>()
+        .await?;
     let mut groups: BTreeMap<String, DailyRow> = BTreeMap::new();
-    for a in assets.iter().filter(|a| a.latest.is_some()).take(MAX_DAILY_ASSETS) {
-        let request =
-            TrendRequest { asset_id: a.asset.id.clone(), metric: TrendMetric::HealthScore, from, to, bucket: day };
-        let buckets = store.trend(&request).await?;
-        if buckets.is_empty() {
-            continue;
-        }
-        let group = match (a.asset.kind, a.latest.as_ref().and_then(|p| p.capture_id)) {
-            (AssetKind::Wheel, Some(c)) => match store.capture(c).await? {
-                Some(c) => format!("{} / {}", a.asset.site, c.capture.camera),
-                None => a.asset.site.clone(),
-            },
-            _ => a.asset.site.clone(),
-        };
+    for (group, buckets) in per_asset.into_iter().flatten() {
         let row = groups.entry(group).or_default();
         for b in buckets {
             let index = (b.start - from).num_days();
