@@ -407,6 +407,23 @@ async fn retention_folds_old_raw_rows_into_daily_aggregates_the_trend_still_show
     let trend = "/v1/assets/1BY6WEcLGh8j5v7/trend?metric=health_score&from=2020-05-14T00:00:00Z\
                  &to=2020-05-18T00:00:00Z&bucket=1d";
     let before: Value = app.get(trend, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    let power = trend.replace("metric=health_score", "metric=ac_power_w");
+    let power_before: Value = app.get(&power, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    // The inverter's asset page charts its AC power and window features.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client.post(format!("{}/login", app.address)).form(&[("token", VIEWER_TOKEN), ("next", "/fleet")]);
+    let login = login.send().await.unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = client
+        .get(format!("{}/assets/1BY6WEcLGh8j5v7", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("AC power (W)") && page.contains("Efficiency (AC / DC)"), "{page}");
     app.stop().await;
 
     // Restarted keeping 30 days: the 2020 rows are folded into daily aggregates and deleted.
@@ -429,5 +446,12 @@ async fn retention_folds_old_raw_rows_into_daily_aggregates_the_trend_still_show
     assert!(!counts(&before).is_empty(), "{before:#}");
     assert_eq!(counts(&after), counts(&before), "the trend reads the kept daily aggregates");
     assert_eq!(after["buckets"][0]["mean"], before["buckets"][0]["mean"]);
+    // The readings' metrics were folded into daily aggregates too: the power trend keeps its days.
+    let power_after: Value = app.get(&power, Some(VIEWER_TOKEN)).await.json().await.unwrap();
+    assert_eq!(counts(&power_after), counts(&power_before), "{power_after:#}");
+    let in_file = two_days.iter().filter(|l| l.contains(",1BY6WEcLGh8j5v7,")).count() as i64;
+    assert_eq!(counts(&power_before).iter().map(|c| c.1).sum::<i64>(), in_file, "every reading of the inverter");
+    let mean = |v: &Value| v["buckets"][1]["mean"].as_f64().unwrap();
+    assert!((mean(&power_after) - mean(&power_before)).abs() < 1e-6 * mean(&power_before).abs().max(1.0));
     app.stop().await;
 }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Raw inverter readings, pruned with the rest.
 fn tables() -> Vec<RetainedTable> {
-    vec![RetainedTable { table: "readings".into(), time_column: "ts".into() }]
+    vec![prognos_store::READINGS.owned()]
 }
 
 /// Starts the job, or nothing when retention is off.

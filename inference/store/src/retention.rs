@@ -4,12 +4,14 @@
 //! For each day before the cut-off (midnight UTC, `raw_days` ago), in one transaction: the day's predictions
 //! become `health_score` aggregates; the captures whose feature rows go become `mean_height` and
 //! `mean_intensity` aggregates; window feature rows become `<feature_set>:<feature>` aggregates of every numeric
-//! feature; then the day's predictions, feature rows (captures' and windows') and the rows of every declared
+//! feature; each canonical metric of the inverter readings becomes an aggregate of its name (`ac_power_w`, ...);
+//! then the day's predictions, feature rows (captures' and windows') and the rows of every declared
 //! table ([`RetainedTable`], e.g. raw inverter readings) are deleted, and the `raw` watermark moves to the end of
 //! the day. Aggregates merge with those already kept for that day (late data), so nothing is counted twice.
 //! Captures themselves are kept (they are the record of what was received and archived).
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use prognos_core::Metric;
 
 use crate::connect::{on_pool, Pool};
 use crate::time::Ts;
@@ -17,6 +19,25 @@ use crate::{Store, StoreError};
 
 /// The watermark the trends read: raw data observed before it has been aggregated and deleted.
 pub const RAW_WATERMARK: &str = "raw";
+
+/// The raw inverter readings, as a [`RetainedTable`]: declared, their metrics are also aggregated per day.
+pub const READINGS: RetainedTableRef = RetainedTableRef { table: "readings", time_column: "ts" };
+
+/// A [`RetainedTable`] known at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetainedTableRef {
+    /// Table name.
+    pub table: &'static str,
+    /// Its time column.
+    pub time_column: &'static str,
+}
+
+impl RetainedTableRef {
+    /// As a [`RetainedTable`].
+    pub fn owned(self) -> RetainedTable {
+        RetainedTable { table: self.table.into(), time_column: self.time_column.into() }
+    }
+}
 
 /// A table whose rows retention deletes by age, besides predictions and feature rows (which it always covers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +100,7 @@ fn upsert_tail(pool: &Pool) -> &'static str {
 }
 
 /// The aggregation statements for one day `[$1, $2)`, in order.
-fn aggregate_sql(pool: &Pool) -> Vec<String> {
+fn aggregate_sql(pool: &Pool, readings: bool) -> Vec<String> {
     let insert = "INSERT INTO daily_aggregates (asset_id, metric, day, min, max, sum, count) ";
     let tail = upsert_tail(pool);
     let p_day = day_expr(pool, "observed_at");
@@ -112,6 +133,17 @@ fn aggregate_sql(pool: &Pool) -> Vec<String> {
          SUM({value}), COUNT(*) FROM feature_rows f, {each} WHERE f.capture_id IS NULL AND f.observed_at >= $1 \
          AND f.observed_at < $2 AND {numeric} GROUP BY f.asset_id, f.feature_set, {key}, {f_day}{tail}"
     ));
+    // Each canonical metric of the inverter readings, under its own name (e.g. `ac_power_w`), when retention
+    // deletes them (otherwise a later run would count the same day again).
+    let r_day = day_expr(pool, "ts");
+    for m in Metric::ALL.iter().filter(|_| readings) {
+        let column = m.as_str();
+        sql.push(format!(
+            "{insert}SELECT asset_id, '{column}', {r_day}, MIN({column}), MAX({column}), SUM({column}), \
+             COUNT({column}) FROM readings WHERE ts >= $1 AND ts < $2 AND {column} IS NOT NULL \
+             GROUP BY asset_id, {r_day}{tail}"
+        ));
+    }
     sql
 }
 
@@ -144,15 +176,18 @@ impl Store {
             .duration_trunc(Duration::days(1))
             .map_err(|e| StoreError::InvalidInput(format!("retention cut-off: {e}")))?;
         let mut report = RetentionReport::default();
+        let existing = self.existing_tables(tables).await?;
+        let readings = existing.iter().any(|t| t.table == READINGS.table && t.time_column == READINGS.time_column);
+        let oldest_sql = format!(
+            "SELECT MIN(t) FROM (SELECT MIN(observed_at) AS t FROM predictions \
+             UNION ALL SELECT MIN(observed_at) FROM feature_rows{}) x",
+            if readings { " UNION ALL SELECT MIN(ts) FROM readings" } else { "" }
+        );
         let oldest: Option<Ts> = on_pool!(self, pool => {
-            sqlx::query_scalar(
-                "SELECT MIN(t) FROM (SELECT MIN(observed_at) AS t FROM predictions \
-                 UNION ALL SELECT MIN(observed_at) FROM feature_rows) x",
-            )
+            sqlx::query_scalar(&oldest_sql)
             .fetch_one(pool)
             .await?
         });
-        let existing = self.existing_tables(tables).await?;
         let mut day = match oldest {
             Some(t) => t.0.duration_trunc(Duration::days(1)).map_err(|e| StoreError::InvalidInput(e.to_string()))?,
             None => cutoff,
@@ -202,7 +237,8 @@ impl Store {
         to: DateTime<Utc>,
         tables: &[RetainedTable],
     ) -> Result<(u64, u64, u64), StoreError> {
-        let aggregates = aggregate_sql(&self.pool);
+        let readings = tables.iter().any(|t| t.table == READINGS.table && t.time_column == READINGS.time_column);
+        let aggregates = aggregate_sql(&self.pool, readings);
         let begin = self.pool.begin_write();
         let (lo, hi) = (Ts::new(from), Ts::new(to));
         on_pool!(self, pool => {

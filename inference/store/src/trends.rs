@@ -6,6 +6,7 @@
 //! statement, so one query spans both.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use prognos_core::Metric;
 
 use crate::connect::{on_pool, Pool};
 use crate::retention::RAW_WATERMARK;
@@ -24,6 +25,8 @@ pub enum TrendMetric {
     MeanHeight,
     /// A wheel capture's mean intensity, by capture time.
     MeanIntensity,
+    /// One canonical metric of an inverter's raw readings (e.g. `ac_power_w`), by reading time.
+    Reading(Metric),
     /// One feature of an asset's window feature rows (e.g. `inverter-v1` / `efficiency`), by `observed_at`.
     Feature {
         /// The feature set (e.g. [`INVERTER_FEATURE_SET`]).
@@ -34,13 +37,17 @@ pub enum TrendMetric {
 }
 
 impl TrendMetric {
-    /// Parses `health_score`, `mean_height`, `mean_intensity`, `<feature_set>:<feature>` or a bare feature name
-    /// (taken from `default_feature_set`). Feature names may hold letters, digits, `_`, `-` and `.`.
+    /// Parses `health_score`, `mean_height`, `mean_intensity`, a reading metric (`ac_power_w`, ... as in
+    /// [`Metric`]), `<feature_set>:<feature>` or a bare feature name (taken from `default_feature_set`). Feature
+    /// names may hold letters, digits, `_`, `-` and `.`.
     pub fn parse(text: &str, default_feature_set: &str) -> Result<TrendMetric, StoreError> {
         let metric = match text {
             "health_score" => TrendMetric::HealthScore,
             "mean_height" => TrendMetric::MeanHeight,
             "mean_intensity" => TrendMetric::MeanIntensity,
+            other if Metric::ALL.iter().any(|m| m.as_str() == other) => {
+                TrendMetric::Reading(*Metric::ALL.iter().find(|m| m.as_str() == other).expect("just found"))
+            }
             other => {
                 let (set, name) = other.split_once(':').unwrap_or((default_feature_set, other));
                 TrendMetric::Feature { feature_set: set.to_string(), name: name.to_string() }
@@ -66,6 +73,7 @@ impl TrendMetric {
             TrendMetric::HealthScore => "health_score".into(),
             TrendMetric::MeanHeight => "mean_height".into(),
             TrendMetric::MeanIntensity => "mean_intensity".into(),
+            TrendMetric::Reading(m) => m.as_str().into(),
             TrendMetric::Feature { feature_set, name } => format!("{feature_set}:{name}"),
         }
     }
@@ -133,6 +141,8 @@ fn source(pool: &Pool, metric: &TrendMetric) -> Source {
         TrendMetric::MeanIntensity => {
             Source { table: "captures", time: "captured_at", value: "mean_intensity".into(), extra: "" }
         }
+        // The column name comes from the fixed list of canonical metrics, never from the request.
+        TrendMetric::Reading(m) => Source { table: "readings", time: "ts", value: m.as_str().into(), extra: "" },
         TrendMetric::Feature { .. } => Source {
             table: "feature_rows",
             time: "observed_at",

@@ -1,5 +1,5 @@
 //! The asset page: the health-score trend with the threshold line, model-version changes and alerts marked; a
-//! wheel's mean height and mean intensity trends; an inverter's efficiency, yield and peer deviation; recent
+//! wheel's mean height and mean intensity trends; an inverter's AC power, efficiency, yield and peer deviation; recent
 //! scored inputs and the alert history.
 
 use axum::extract::{Path, Query, State};
@@ -208,6 +208,13 @@ async fn render(dash: &DashState, caller: &Caller, id: &str, range: &str) -> Res
             }
         }
         AssetKind::Inverter => {
+            // Its raw AC power readings, then the window features.
+            let mut any_feature = false;
+            let power = series(store, id, TrendMetric::Reading(prognos_core::Metric::AcPowerW), w).await?;
+            if !power.is_empty() {
+                let line = Series { name: "ac_power_w".into(), color: "#1f77b4", points: power };
+                charts.push(chart("AC power (W)", w, vec![line]).render());
+            }
             for (name, title, color) in [
                 ("efficiency", "Efficiency (AC / DC)", "#2ca02c"),
                 ("specific_yield", "Specific yield (AC power / rated power at the irradiance)", "#9467bd"),
@@ -217,9 +224,11 @@ async fn render(dash: &DashState, caller: &Caller, id: &str, range: &str) -> Res
                 let points = series(store, id, metric, w).await?;
                 if !points.is_empty() {
                     charts.push(chart(title, w, vec![Series { name: name.into(), color, points }]).render());
+                    any_feature = true;
                 }
             }
-            if charts.len() == 1 {
+            if !any_feature {
+                // An empty last chart: the page says no feature rows are stored in this range.
                 charts.push(String::new());
             }
         }
@@ -258,7 +267,7 @@ fn body(
             }
             span.muted { (when(w.from)) " to " (when(w.to)) ", " (w.bucket.num_seconds()) " s buckets (line: mean, band: min to max)" }
         }
-        @if asset.kind == AssetKind::Inverter && charts.len() == 2 && charts[1].is_empty() {
+        @if asset.kind == AssetKind::Inverter && charts.last().is_some_and(String::is_empty) {
             p.muted { "No " (INVERTER_FEATURE_SET) " feature rows are stored for this inverter in this range." }
         }
         @if let Some(p) = latest.filter(|p| p.explanation.is_some()) {
