@@ -214,6 +214,16 @@ pub fn real_data(path: &str) -> PathBuf {
     repo_root().join("../shared/data/real").join(path)
 }
 
+/// A pipeline's `[drop_folder]` settings with its inbox, archive and quarantine under `dir`, watched every 50 ms.
+pub fn drop_folder_under(dir: &Path) -> String {
+    format!(
+        "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
+        dir.join("inbox").display(),
+        dir.join("archive").display(),
+        dir.join("quarantine").display()
+    )
+}
+
 /// Kaggle Plant 1's shipped pipeline (`pipelines/kaggle-plant-1.toml`) renamed `name`, on site `plant-site`,
 /// with an absolute weather path, its drop folder, archive and quarantine under `dir`, and the MQTT `topic`
 /// gathered for `linger_ms`.
@@ -223,15 +233,7 @@ pub fn plant_1_pipeline(dir: &Path, topic: &str, name: &str, linger_ms: u64) -> 
     text.replace("name = \"kaggle-plant-1\"", &format!("name = \"{name}\""))
         .replace("site = \"kaggle-plant-1\"", "site = \"plant-site\"")
         .replace("../shared/data/real/kaggle-solar-plants/Plant_1_Weather_Sensor_Data.csv", weather.to_str().unwrap())
-        .replace(
-            "path = \"data/inbox/kaggle-plant-1\"",
-            &format!(
-                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
-                dir.join("inbox").display(),
-                dir.join("archive").display(),
-                dir.join("quarantine").display()
-            ),
-        )
+        .replace("path = \"data/inbox/kaggle-plant-1\"", &drop_folder_under(dir))
         .replace(
             "topics = [\"prognos/kaggle-plant-1/readings\"]",
             &format!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use prognos_alerts::standins::{TwilioStandIn, TWILIO_OPENAPI_PATH};
 use prognos_store::{AlertFilter, AlertState, AssetFilter, AssetKind, Store};
-use prognos_tests::{real_data, repo_root, TestApp, OPERATOR_TOKEN};
+use prognos_tests::{drop_folder_under, real_data, repo_root, TestApp, OPERATOR_TOKEN};
 use serde_json::json;
 
 /// The shipped Plant 2 pipeline, named `plant2`, with an absolute weather path, its drop folder under `dir`, no
@@ -23,15 +23,7 @@ fn plant_2_pipeline(dir: &Path) -> String {
         .replace("name = \"kaggle-plant-2\"", "name = \"plant2\"")
         .replace("future_tolerance_s = 300", "future_tolerance_s = 300\nexpected_interval_s = 2")
         .replace("../shared/data/real/kaggle-solar-plants/Plant_2_Weather_Sensor_Data.csv", weather.to_str().unwrap())
-        .replace(
-            "path = \"data/inbox/kaggle-plant-2\"",
-            &format!(
-                "path = \"{}\"\nrescan_ms = 50\nsettle_ms = 200\narchive_dir = \"{}\"\nquarantine_dir = \"{}\"",
-                dir.join("inbox").display(),
-                dir.join("archive").display(),
-                dir.join("quarantine").display()
-            ),
-        )
+        .replace("path = \"data/inbox/kaggle-plant-2\"", &drop_folder_under(dir))
 }
 
 async fn wait<F, Fut>(what: &str, timeout: Duration, mut done: F)

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Raw inverter readings, pruned with the rest.
 fn tables() -> Vec<RetainedTable> {
-    vec![prognos_store::READINGS.owned()]
+    vec![RetainedTable::readings()]
 }
 
 /// Starts the job, or nothing when retention is off.

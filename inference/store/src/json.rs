@@ -77,6 +77,21 @@ pub fn decode_pairs(what: &'static str, text: &str) -> Result<Vec<(String, f64)>
     Ok(pairs.0.into_iter().map(|(name, value)| (name, value.unwrap_or(f64::NAN))).collect())
 }
 
+/// An explanation (`predictions.explanation`) as stored JSON; refuses entries that could not be read back (no
+/// feature name, or a non-finite median or contribution; a missing value is NaN, an infinite one is refused).
+pub fn encode_explanation(explanation: Option<&[crate::Contribution]>) -> Result<Option<String>, StoreError> {
+    if let Some(bad) = explanation
+        .into_iter()
+        .flatten()
+        .find(|c| c.feature.is_empty() || c.value.is_infinite() || !c.median.is_finite() || !c.contribution.is_finite())
+    {
+        return Err(StoreError::InvalidInput(format!("explanation entry {bad:?} is not storable")));
+    }
+    explanation
+        .map(|e| serde_json::to_string(e).map_err(|e| StoreError::InvalidInput(format!("explanation: {e}"))))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

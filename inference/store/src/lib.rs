@@ -57,7 +57,7 @@ pub use records::{
     AssetKind, AssetRecord, Backend, CaptureRecord, Contribution, FeatureValues, NewCapture, NewPrediction,
     PredictionRecord, QuarantineRecord, RecordOutcome,
 };
-pub use retention::{RetainedTable, RetainedTableRef, RetentionReport, RAW_WATERMARK, READINGS};
+pub use retention::{RetainedTable, RetentionReport, RAW_WATERMARK};
 pub use time::stored as stored_timestamp;
 pub use trends::{
     TrendBucket, TrendMetric, TrendPlan, TrendRequest, INVERTER_FEATURE_SET, MAX_BUCKETS, PER_BUCKET_MAX,

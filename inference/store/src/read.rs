@@ -1,7 +1,5 @@
 //! Reads: look-ups by hash and id, newest predictions, per-asset histories and time ranges, counts.
 
-use chrono::{DateTime, Utc};
-
 use crate::connect::on_pool;
 use crate::json::decode_pairs;
 use crate::time::Ts;
@@ -206,23 +204,6 @@ impl Store {
         let sql = format!("SELECT {PREDICTION_COLUMNS} FROM predictions WHERE capture_id = $1 ORDER BY id DESC");
         let rows: Vec<PredictionRow> = on_pool!(self, pool => {
             sqlx::query_as(&sql).bind(capture_id).fetch_all(pool).await?
-        });
-        predictions(rows)
-    }
-
-    /// An asset's predictions scored in `[from, to)`, oldest first: the series a trend chart draws.
-    pub async fn prediction_trend(
-        &self,
-        asset_id: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<PredictionRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {PREDICTION_COLUMNS} FROM predictions WHERE asset_id = $1 AND scored_at >= $2 AND scored_at < $3 \
-             ORDER BY scored_at, id"
-        );
-        let rows: Vec<PredictionRow> = on_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(asset_id).bind(Ts::new(from)).bind(Ts::new(to)).fetch_all(pool).await?
         });
         predictions(rows)
     }

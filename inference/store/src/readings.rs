@@ -9,7 +9,7 @@ use prognos_core::{Metric, Reading};
 use sqlx::{QueryBuilder, Row};
 
 use crate::connect::{on_pool, Pool};
-use crate::json::{decode_pairs, encode_pairs};
+use crate::json::{decode_pairs, encode_explanation, encode_pairs};
 use crate::time::Ts;
 use crate::{AssetKind, Contribution, NewPrediction, Store, StoreError};
 
@@ -344,16 +344,7 @@ impl Store {
                 }
                 None => None,
             };
-            if let Some(bad) = w.explanation.iter().flatten().find(|c| {
-                c.feature.is_empty() || c.value.is_infinite() || !c.median.is_finite() || !c.contribution.is_finite()
-            }) {
-                return Err(StoreError::InvalidInput(format!("explanation entry {bad:?} is not storable")));
-            }
-            let explanation = w
-                .explanation
-                .as_ref()
-                .map(|e| serde_json::to_string(e).map_err(|e| StoreError::InvalidInput(format!("explanation: {e}"))))
-                .transpose()?;
+            let explanation = encode_explanation(w.explanation.as_deref())?;
             encoded.push((features, probabilities, explanation));
         }
         // One window per (asset, feature set, start): a repeat in the input replaces the earlier one, as

@@ -20,25 +20,6 @@ use crate::{Store, StoreError};
 /// The watermark the trends read: raw data observed before it has been aggregated and deleted.
 pub const RAW_WATERMARK: &str = "raw";
 
-/// The raw inverter readings, as a [`RetainedTable`]: declared, their metrics are also aggregated per day.
-pub const READINGS: RetainedTableRef = RetainedTableRef { table: "readings", time_column: "ts" };
-
-/// A [`RetainedTable`] known at compile time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetainedTableRef {
-    /// Table name.
-    pub table: &'static str,
-    /// Its time column.
-    pub time_column: &'static str,
-}
-
-impl RetainedTableRef {
-    /// As a [`RetainedTable`].
-    pub fn owned(self) -> RetainedTable {
-        RetainedTable { table: self.table.into(), time_column: self.time_column.into() }
-    }
-}
-
 /// A table whose rows retention deletes by age, besides predictions and feature rows (which it always covers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetainedTable {
@@ -49,6 +30,16 @@ pub struct RetainedTable {
 }
 
 impl RetainedTable {
+    /// The raw inverter readings (`readings.ts`). Declared, each reading metric is also folded into daily
+    /// aggregates before the rows go.
+    pub fn readings() -> Self {
+        RetainedTable { table: "readings".into(), time_column: "ts".into() }
+    }
+
+    fn is_readings(&self) -> bool {
+        *self == Self::readings()
+    }
+
     /// Parses `table.column` (e.g. `readings.observed_at`).
     pub fn parse(text: &str) -> Result<RetainedTable, StoreError> {
         let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -177,7 +168,7 @@ impl Store {
             .map_err(|e| StoreError::InvalidInput(format!("retention cut-off: {e}")))?;
         let mut report = RetentionReport::default();
         let existing = self.existing_tables(tables).await?;
-        let readings = existing.iter().any(|t| t.table == READINGS.table && t.time_column == READINGS.time_column);
+        let readings = existing.iter().any(RetainedTable::is_readings);
         let oldest_sql = format!(
             "SELECT MIN(t) FROM (SELECT MIN(observed_at) AS t FROM predictions \
              UNION ALL SELECT MIN(observed_at) FROM feature_rows{}) x",
@@ -237,8 +228,7 @@ impl Store {
         to: DateTime<Utc>,
         tables: &[RetainedTable],
     ) -> Result<(u64, u64, u64), StoreError> {
-        let readings = tables.iter().any(|t| t.table == READINGS.table && t.time_column == READINGS.time_column);
-        let aggregates = aggregate_sql(&self.pool, readings);
+        let aggregates = aggregate_sql(&self.pool, tables.iter().any(RetainedTable::is_readings));
         let begin = self.pool.begin_write();
         let (lo, hi) = (Ts::new(from), Ts::new(to));
         on_pool!(self, pool => {

@@ -45,13 +45,13 @@ impl TrendMetric {
             "health_score" => TrendMetric::HealthScore,
             "mean_height" => TrendMetric::MeanHeight,
             "mean_intensity" => TrendMetric::MeanIntensity,
-            other if Metric::ALL.iter().any(|m| m.as_str() == other) => {
-                TrendMetric::Reading(*Metric::ALL.iter().find(|m| m.as_str() == other).expect("just found"))
-            }
-            other => {
-                let (set, name) = other.split_once(':').unwrap_or((default_feature_set, other));
-                TrendMetric::Feature { feature_set: set.to_string(), name: name.to_string() }
-            }
+            other => match other.parse::<Metric>() {
+                Ok(m) => TrendMetric::Reading(m),
+                Err(_) => {
+                    let (set, name) = other.split_once(':').unwrap_or((default_feature_set, other));
+                    TrendMetric::Feature { feature_set: set.to_string(), name: name.to_string() }
+                }
+            },
         };
         if let TrendMetric::Feature { feature_set, name } = &metric {
             let ok = |s: &str| {
@@ -309,9 +309,9 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
+        // `HAVING SUM(n) > 0`: every row is a bucket with values.
         Ok(rows
             .into_iter()
-            .filter(|r| r.n > 0)
             .map(|r| TrendBucket {
                 start: request.from + Duration::seconds(r.b * width),
                 min: r.mn,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::connect::{on_pool, Pool};
-use crate::json::encode_pairs;
+use crate::json::{encode_explanation, encode_pairs};
 use crate::time::Ts;
 use crate::{AssetKind, Contribution, FeatureValues, NewCapture, NewPrediction, RecordOutcome, Store, StoreError};
 
@@ -112,14 +112,7 @@ impl Store {
         explanation: Option<&[Contribution]>,
     ) -> Result<RecordOutcome, StoreError> {
         check(capture, features, prediction)?;
-        if let Some(bad) = explanation.into_iter().flatten().find(|c| {
-            c.feature.is_empty() || c.value.is_infinite() || !c.median.is_finite() || !c.contribution.is_finite()
-        }) {
-            return Err(StoreError::InvalidInput(format!("explanation entry {bad:?} is not storable")));
-        }
-        let explanation_json = explanation
-            .map(|e| serde_json::to_string(e).map_err(|e| StoreError::InvalidInput(format!("explanation: {e}"))))
-            .transpose()?;
+        let explanation_json = encode_explanation(explanation)?;
         let feature_json = encode_pairs(
             "feature names",
             features.names.iter().map(String::as_str).zip(features.values.iter().copied()),

@@ -20,7 +20,7 @@ prognos_store::on_both_backends!(
     quarantine_rows_read_back_newest_first,
     latest_predictions_are_newest_first,
     predictions_for_asset_filters_and_limits,
-    prediction_trend_is_a_half_open_range,
+    health_trend_is_a_half_open_range,
     asset_span_widens_with_out_of_order_captures,
     non_finite_features_read_back_as_nan,
     invalid_input_is_refused_and_writes_nothing,
@@ -263,7 +263,7 @@ async fn predictions_for_asset_filters_and_limits(db: &TestDb) {
     store.close().await;
 }
 
-async fn prediction_trend_is_a_half_open_range(db: &TestDb) {
+async fn health_trend_is_a_half_open_range(db: &TestDb) {
     let store = db.connect().await;
     for (i, ms) in [0i64, 999, 1_000, 1_500, 2_000, 2_001].iter().enumerate() {
         let c = capture(&format!("r{i}"), "W30", at(*ms));
@@ -272,12 +272,23 @@ async fn prediction_trend_is_a_half_open_range(db: &TestDb) {
     let other = capture("r-other", "W31", at(1_200));
     store.record_scored_capture(&other, &features(1.0), &prediction(1.0, at(1_200))).await.unwrap();
 
-    let trend = store.prediction_trend("W30", at(1_000), at(2_000)).await.unwrap();
-    let times: Vec<_> = trend.iter().map(|p| p.scored_at).collect();
-    assert_eq!(times, [at(1_000), at(1_500)], "oldest first, from inclusive, to exclusive, one asset");
-    let everything = store.prediction_trend("W30", at(-1), at(10_000)).await.unwrap();
-    assert_eq!(everything.len(), 6);
-    assert!(everything.windows(2).all(|w| w[0].scored_at < w[1].scored_at));
+    let trend = |from, to| {
+        let request = prognos_store::TrendRequest {
+            asset_id: "W30".into(),
+            metric: prognos_store::TrendMetric::HealthScore,
+            from,
+            to,
+            bucket: chrono::Duration::seconds(1),
+        };
+        let store = store.clone();
+        async move { store.trend(&request).await.unwrap() }
+    };
+    let one = trend(at(1_000), at(2_000)).await;
+    let got: Vec<_> = one.iter().map(|b| (b.start, b.count, b.min, b.max)).collect();
+    assert_eq!(got, [(at(1_000), 2, 52.0, 53.0)], "from inclusive, to exclusive, one asset");
+    let everything = trend(at(-1), at(10_000)).await;
+    assert_eq!(everything.iter().map(|b| b.count).sum::<i64>(), 6);
+    assert!(everything.windows(2).all(|w| w[0].start < w[1].start), "oldest first");
     store.close().await;
 }
 

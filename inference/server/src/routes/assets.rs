@@ -30,10 +30,7 @@ pub struct AssetsQuery {
 /// Lists assets in id order, each with its latest prediction: `{"assets": [...], "next": cursor or null}`.
 pub async fn list_assets(State(state): State<AppState>, Query(q): Query<AssetsQuery>) -> Result<Json<Value>, ApiError> {
     let invalid = |message: String| ApiError::Invalid { code: "invalid_query", message };
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(invalid(format!("limit must be 1 to 10000, got {limit}")));
-    }
+    let limit = super::page_limit(q.limit)?;
     let kind = match q.kind.as_deref() {
         None => None,
         Some(k) => Some(AssetKind::parse(k).ok_or_else(|| invalid(format!("kind {k:?}: wheel or inverter")))?),

@@ -11,6 +11,19 @@ use axum::Router;
 use crate::auth::{self, Access};
 use crate::state::AppState;
 
+/// A listing's page size: `limit` (default 100), 1 to 10,000.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, crate::api_error::ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=10_000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(crate::api_error::ApiError::Invalid {
+            code: "invalid_query",
+            message: format!("limit must be 1 to 10000, got {limit}"),
+        })
+    }
+}
+
 pub mod alerts;
 pub mod assets;
 pub mod exports;

@@ -52,13 +52,7 @@ pub fn prediction_json(p: PredictionRecord) -> Value {
 
 /// Lists predictions: `{"predictions": [...], "next": cursor or null}` (`next` is null on the last page).
 pub async fn list(State(state): State<AppState>, Query(q): Query<PredictionQuery>) -> Result<Json<Value>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::Invalid {
-            code: "invalid_query",
-            message: format!("limit must be 1 to 10000, got {limit}"),
-        });
-    }
+    let limit = super::page_limit(q.limit)?;
     let after = q.after.as_deref().map(PredictionCursor::parse).transpose()?;
     let filter = PredictionFilter {
         asset_id: q.asset,

@@ -303,25 +303,15 @@ async fn score(p: &InverterPipeline, rows: &[&[f64]]) -> Result<(String, Vec<Sco
         .map_err(|e| format!("scoring: {e}"))?;
     let explained = handle.can_explain() && p.explain_top > 0;
     let now = Utc::now();
+    let mut drivers = drivers.into_iter();
     let out = (0..rows.len())
         .map(|i| {
             let probabilities: Vec<(String, f64)> =
                 card.output.classes.iter().cloned().zip(scores.row(i).iter().map(|&v| f64::from(v))).collect();
             let label =
                 probabilities.iter().max_by(|a, b| a.1.total_cmp(&b.1)).map(|(c, _)| c.clone()).unwrap_or_default();
-            let explanation = explained.then(|| {
-                drivers
-                    .get(i)
-                    .into_iter()
-                    .flatten()
-                    .map(|d| Contribution {
-                        feature: d.feature.clone(),
-                        value: d.value,
-                        median: d.median,
-                        contribution: d.contribution,
-                    })
-                    .collect()
-            });
+            let row_drivers = drivers.next().unwrap_or_default();
+            let explanation = explained.then(|| crate::ingest::contributions(row_drivers));
             Scored {
                 prediction: NewPrediction {
                     model: card.name.clone(),

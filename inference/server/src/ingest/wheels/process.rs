@@ -150,18 +150,7 @@ impl WheelPipeline {
             Err(e) => return Outcome::Retry(format!("scoring: {e}")),
         };
         let explained = handle.can_explain() && self.explain_top > 0;
-        let drivers: Vec<Contribution> = drivers
-            .into_iter()
-            .next()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|d| Contribution {
-                feature: d.feature,
-                value: d.value,
-                median: d.median,
-                contribution: d.contribution,
-            })
-            .collect();
+        let drivers: Vec<Contribution> = crate::ingest::contributions(drivers.into_iter().next().unwrap_or_default());
         // A model output that is not a number can never be stored; retrying gives the same NaN forever.
         if let Some(p) = scores.row(0).iter().find(|p| !p.is_finite()) {
             let reason = format!(

@@ -46,28 +46,21 @@ fn write_all(
     sink: ChannelSink,
 ) -> Result<(), ExportError> {
     let parquet = |e: polars::prelude::PolarsError| ExportError::Parquet(e.to_string());
-    let mut sink = Some(sink);
-    let mut writer: Option<BatchedWriter<ChannelSink>> = None;
-    while let Some(rows) = runtime.block_on(reader.next())? {
-        let frame = frame(&rows, &reader.columns, site).map_err(parquet)?;
-        let w = match (&mut writer, sink.take()) {
-            (Some(w), _) => w,
-            (None, Some(sink)) => writer.insert(
-                ParquetWriter::new(sink)
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .batched(frame.schema())
-                    .map_err(parquet)?,
-            ),
-            (None, None) => unreachable!("the sink is taken only when the writer is made"),
-        };
+    let Some(first) = runtime.block_on(reader.next())? else { return Ok(()) };
+    let mut frame = frame(&first, &reader.columns, site).map_err(parquet)?;
+    let mut writer: BatchedWriter<ChannelSink> = ParquetWriter::new(sink)
+        .with_compression(ParquetCompression::Zstd(None))
+        .batched(frame.schema())
+        .map_err(parquet)?;
+    loop {
         if frame.height() > 0 {
-            w.write_batch(&frame).map_err(parquet)?;
+            writer.write_batch(&frame).map_err(parquet)?;
         }
+        let Some(rows) = runtime.block_on(reader.next())? else { break };
+        frame = self::frame(&rows, &reader.columns, site).map_err(parquet)?;
     }
-    if let Some(w) = writer {
-        w.finish().map_err(parquet)?;
-        // Dropping the writer drops the sink, which sends what it still holds.
-    }
+    writer.finish().map_err(parquet)?;
+    // Dropping the writer drops the sink, which sends what it still holds (the footer).
     Ok(())
 }
 
