@@ -7,7 +7,9 @@ mod support;
 
 use std::sync::Arc;
 
-use prognos_alerts::engine::{AlertEngine, AlertError, Contact, EngineConfig, NoDataRule, RangeRule, Route};
+use prognos_alerts::engine::{
+    AlertEngine, AlertError, Contact, EngineConfig, MetricValue, NoDataRule, RangeRule, Route,
+};
 use prognos_alerts::notify::sms_segments;
 use prognos_store::{
     AlertFilter, AlertRecord, AlertState, FeatureValues, NewCapture, NewPrediction, NotificationFilter,
@@ -30,6 +32,7 @@ prognos_store::on_both_backends!(
     never_heard_source_fires_after_its_interval,
     a_family_rule_watches_each_source_heard_from,
     range_rule_watches_an_inverter_metric,
+    a_batch_of_metric_values_is_judged_as_one_by_one,
     drift_rule_fires_above_its_threshold_resolves_past_the_margin_and_can_be_off,
     out_of_order_observations_are_ignored,
     restarted_engine_sends_what_was_pending,
@@ -444,6 +447,57 @@ async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
     // Metrics without a rule are ignored.
     e.observe_metric("inverters", "solarB", "INV3", "ac_power", -1.0, t(12.0)).await.unwrap();
     assert_eq!(alerts(&store).await.len(), 1);
+    store.close().await;
+}
+
+async fn a_batch_of_metric_values_is_judged_as_one_by_one(db: &TestDb) {
+    let store = db.connect().await;
+    let mut c = config();
+    c.ranges.push(RangeRule {
+        metric: "dc_voltage".into(),
+        min: Some(200.0),
+        max: Some(800.0),
+        hysteresis: 10.0,
+        for_count: 2,
+        for_s: 0,
+        repeat_interval_s: 3600,
+    });
+    let e = engine(&store, c);
+    let v = |asset: &'static str, value: f64, s: f64| MetricValue {
+        asset_id: asset,
+        metric: "dc_voltage",
+        value,
+        at: t(s),
+    };
+    let state = |alerts: &[AlertRecord], asset: &str| alerts.iter().find(|a| a.asset_id == asset).map(|a| a.state);
+    // INV3 breaches twice (for_count 2: firing); INV4 only once (pending); INV5 stays inside; ac_power has no rule.
+    let batch = [
+        v("INV3", 500.0, 0.0),
+        v("INV3", 812.0, 1.0),
+        v("INV4", 150.0, 1.0),
+        v("INV5", 600.0, 1.0),
+        v("INV3", 815.5, 2.0),
+        MetricValue { asset_id: "INV5", metric: "ac_power", value: -1.0, at: t(2.0) },
+    ];
+    e.observe_metrics("inverters", "solarB", &batch).await.unwrap();
+    let a = alerts(&store).await;
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!((state(&a, "INV3"), state(&a, "INV4")), (Some(AlertState::Firing), Some(AlertState::Pending)));
+    // A later batch of good values: those of assets with an open alert still count (INV3 resolves past the
+    // margin, INV4's pending alert ends), the others change nothing.
+    let batch = [v("INV3", 795.0, 10.0), v("INV4", 400.0, 10.0), v("INV5", 610.0, 10.0), v("INV3", 790.0, 11.0)];
+    e.observe_metrics("inverters", "solarB", &batch).await.unwrap();
+    let a = alerts(&store).await;
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(state(&a, "INV3"), Some(AlertState::Resolved));
+    assert_eq!(state(&a, "INV4"), Some(AlertState::Resolved), "a good value cancels the pending alert");
+    // A value that cannot be judged is counted, and the rest of the batch still is.
+    let (failed, _) = e
+        .observe_metrics("inverters", "solarB", &[v("INV6", f64::NAN, 20.0), v("INV6", 900.0, 21.0)])
+        .await
+        .unwrap_err();
+    assert_eq!(failed, 1);
+    assert_eq!(state(&alerts(&store).await, "INV6"), Some(AlertState::Pending));
     store.close().await;
 }
 

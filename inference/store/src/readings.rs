@@ -22,13 +22,15 @@ ON CONFLICT (id) DO UPDATE SET
     first_seen = CASE WHEN excluded.first_seen < sites.first_seen THEN excluded.first_seen ELSE sites.first_seen END,
     last_seen = CASE WHEN excluded.last_seen > sites.last_seen THEN excluded.last_seen ELSE sites.last_seen END";
 
-const UPSERT_ASSET: &str = "\
-INSERT INTO assets (id, kind, site, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)
+// Every inverter of a batch in one statement (values pushed by the caller).
+const UPSERT_ASSETS: &str = "INSERT INTO assets (id, kind, site, first_seen, last_seen) ";
+
+const UPSERT_ASSETS_CONFLICT: &str = " \
 ON CONFLICT (id) DO UPDATE SET
     site = CASE WHEN excluded.last_seen >= assets.last_seen THEN excluded.site ELSE assets.site END,
     first_seen = CASE WHEN excluded.first_seen < assets.first_seen THEN excluded.first_seen ELSE assets.first_seen END,
     last_seen = CASE WHEN excluded.last_seen > assets.last_seen THEN excluded.last_seen ELSE assets.last_seen END
-RETURNING kind";
+RETURNING id, kind";
 
 const INSERT_READINGS: &str = "INSERT INTO readings (asset_id, ts, site, ac_power_w, ac_current_a, ac_voltage_v, \
 ac_frequency_hz, energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, \
@@ -157,17 +159,21 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             sqlx::query(UPSERT_SITE).bind(site).bind(Ts::new(first)).bind(Ts::new(last)).execute(&mut *tx).await?;
-            for (asset, (from, to)) in &assets {
-                let kind: String = sqlx::query_scalar(UPSERT_ASSET)
-                    .bind(*asset)
-                    .bind(AssetKind::Inverter.as_str())
-                    .bind(site)
-                    .bind(Ts::new(*from))
-                    .bind(Ts::new(*to))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if kind != AssetKind::Inverter.as_str() {
-                    return Err(StoreError::InvalidInput(format!("asset {asset} is stored as a {kind}, not an inverter")));
+            for chunk in assets.chunks(ROWS_PER_STATEMENT) {
+                let mut q = QueryBuilder::new(UPSERT_ASSETS);
+                q.push_values(chunk, |mut b, (asset, (from, to))| {
+                    b.push_bind(*asset)
+                        .push_bind(AssetKind::Inverter.as_str())
+                        .push_bind(site)
+                        .push_bind(Ts::new(*from))
+                        .push_bind(Ts::new(*to));
+                });
+                q.push(UPSERT_ASSETS_CONFLICT);
+                for row in q.build().fetch_all(&mut *tx).await? {
+                    let (asset, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                    if kind != AssetKind::Inverter.as_str() {
+                        return Err(StoreError::InvalidInput(format!("asset {asset} is stored as a {kind}, not an inverter")));
+                    }
                 }
             }
             for chunk in readings.chunks(ROWS_PER_STATEMENT) {

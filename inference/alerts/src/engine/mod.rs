@@ -27,6 +27,7 @@ mod message;
 mod rules;
 mod test_send;
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +79,19 @@ pub enum AlertError {
 }
 
 /// Where an observation comes from.
+/// One metric value for [`AlertEngine::observe_metrics`].
+#[derive(Debug, Clone, Copy)]
+pub struct MetricValue<'a> {
+    /// The asset it was measured on.
+    pub asset_id: &'a str,
+    /// The metric's name (a range rule's `metric`).
+    pub metric: &'a str,
+    /// The value.
+    pub value: f64,
+    /// When it was measured.
+    pub at: DateTime<Utc>,
+}
+
 struct Observation<'a> {
     rule: &'a str,
     bounds: Bounds,
@@ -193,6 +207,50 @@ impl AlertEngine {
         let rule = format!("{RANGE_RULE_PREFIX}{metric}");
         let detail = json!({ "min": r.min, "max": r.max });
         self.observe(Observation { rule: &rule, bounds, pipeline, site, asset_id, value, detail, at }).await
+    }
+
+    /// Judges many metric values of one site at once, as [`AlertEngine::observe_metric`] would one by one in the
+    /// order given: the open alerts are read once, and only a value outside its range or a value of an asset
+    /// whose rule has an open alert goes through the alert's transaction, so a batch of good values costs one
+    /// query. Values of metrics without a rule are ignored. Every value is judged; the first error is returned
+    /// after, with the number of values that failed.
+    pub async fn observe_metrics(
+        &self,
+        pipeline: &str,
+        site: &str,
+        values: &[MetricValue<'_>],
+    ) -> Result<(), (usize, AlertError)> {
+        let ruled: Vec<(&MetricValue<'_>, &RangeRule)> = values
+            .iter()
+            .filter_map(|v| self.config.ranges.iter().find(|r| r.metric == v.metric).map(|r| (v, r)))
+            .collect();
+        if ruled.is_empty() {
+            return Ok(());
+        }
+        let filter = AlertFilter { open_only: true, ..AlertFilter::default() };
+        let mut open: HashSet<(String, String)> = match self.store.alerts(&filter).await {
+            Ok(alerts) => alerts.into_iter().map(|a| (a.rule, a.asset_id)).collect(),
+            Err(e) => return Err((ruled.len(), e.into())),
+        };
+        let mut failed: Option<(usize, AlertError)> = None;
+        for (v, r) in ruled {
+            let bounds =
+                Bounds { min: r.min, max: r.max, hysteresis: r.hysteresis, for_count: r.for_count, for_s: r.for_s };
+            let key = (format!("{RANGE_RULE_PREFIX}{}", v.metric), v.asset_id.to_string());
+            let breach = bounds.classify(v.value) == Reading::Breach;
+            if !breach && v.value.is_finite() && !open.contains(&key) {
+                continue;
+            }
+            if let Err(e) = self.observe_metric(pipeline, site, v.asset_id, v.metric, v.value, v.at).await {
+                let f = failed.get_or_insert((0, e));
+                f.0 += 1;
+                continue;
+            }
+            if breach {
+                open.insert(key);
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Judges the input drift of `model` (the highest per-feature population stability index of its active

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use prognos_alerts::engine::AlertEngine;
+use prognos_alerts::engine::{AlertEngine, MetricValue};
 use prognos_core::{PipelineFile, Reading};
 use prognos_formats::inverter::{FormatError, Mapping, ParseReport, WeatherSeries};
 use prognos_scoring::ModelSet;
@@ -252,14 +252,17 @@ impl InverterPipeline {
         }
         let mut order: Vec<&Reading> = readings.iter().collect();
         order.sort_by_key(|r| r.ts);
-        for r in order {
-            for m in &ruled {
-                let Some(v) = r.get(*m) else { continue };
-                if let Err(e) = engine.observe_metric(self.name(), self.site(), &r.asset, m.as_str(), v, r.ts).await {
-                    metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
-                    tracing::error!(asset = %r.asset, metric = m.as_str(), error = %e, "could not judge a reading");
-                }
-            }
+        let values: Vec<MetricValue<'_>> = order
+            .iter()
+            .flat_map(|r| {
+                ruled.iter().filter_map(move |m| {
+                    r.get(*m).map(|value| MetricValue { asset_id: &r.asset, metric: m.as_str(), value, at: r.ts })
+                })
+            })
+            .collect();
+        if let Err((failed, e)) = engine.observe_metrics(self.name(), self.site(), &values).await {
+            metrics::counter!("prognos_alert_evaluation_errors_total").increment(failed as u64);
+            tracing::error!(pipeline = self.name(), failed, error = %e, "could not judge readings");
         }
     }
 

@@ -2,14 +2,15 @@
 //! (all inverters of the site, so peer medians are right), stored as feature rows, and the scoring window is
 //! scored with the pipeline's model.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use prognos_alerts::engine::MetricValue;
 use prognos_core::pipeline::{parse_duration_s, InverterSource, Zone};
 use prognos_core::Reading;
 use prognos_features::inverter::{
-    feature_names, window_features_with_history, DailyPerformance, History, WindowSpec, FEATURE_SET,
+    feature_names, window_features_with_history, DailyPerformance, History, InverterWindowRow, WindowSpec, FEATURE_SET,
 };
 use prognos_scoring::FeatureBatch;
 use prognos_store::{Contribution, InverterDay, NewPrediction, NewWindowRow};
@@ -156,7 +157,33 @@ async fn span_readings(
     Ok(all)
 }
 
-/// Recomputes, stores and (for the scoring length) scores every touched window.
+/// One window length's features, computed.
+struct Computed {
+    /// Index into the plan's sizes.
+    size: usize,
+    /// The touched windows' rows (other windows of the recomputed range are left as stored).
+    rows: Vec<InverterWindowRow>,
+    /// The daily aggregates to store (whole-day lengths only).
+    days: Vec<InverterDay>,
+}
+
+/// Per inverter, its last reading before `before`: the store's last before the span (`before_span`) moved on by
+/// the span's readings (`all`, oldest first) before `before`.
+fn last_readings_at(
+    before_span: &HashMap<String, DateTime<Utc>>,
+    all: &[Reading],
+    before: DateTime<Utc>,
+) -> HashMap<String, DateTime<Utc>> {
+    let mut last = before_span.clone();
+    for r in &all[..all.partition_point(|r| r.ts < before)] {
+        last.insert(r.asset.clone(), r.ts);
+    }
+    last
+}
+
+/// Recomputes, stores and (for the scoring length) scores every touched window. The span's readings and what
+/// came before it are read together, every length is computed at once (each on a blocking thread), and the
+/// unscored lengths are stored while the scoring length is scored.
 pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
     let TouchedWindows { starts, held } = touched;
     let mut by_size: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
@@ -164,7 +191,6 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
         by_size.entry(i).or_default().insert(s);
     }
     let mut done = WindowsDone::default();
-    let names: Vec<String> = feature_names().iter().map(|s| s.to_string()).collect();
     // Each window length recomputes [its first touched start, its last touched end); the readings of all of
     // them are read once (the day range holds the hour range).
     let ranges: BTreeMap<usize, (i64, i64)> = by_size
@@ -174,100 +200,131 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     let (Some(from), Some(to)) = (ranges.values().map(|r| r.0).min(), ranges.values().map(|r| r.1).max()) else {
         return Ok(done);
     };
-    let all = span_readings(p, held, at(from), at(to)).await.map_err(|e| e.to_string())?;
+    let latest_first = ranges.values().map(|r| r.0).max().unwrap_or(from);
+    // The slow features (degradation, peer trend) need every earlier day, whose daily aggregates are kept in the
+    // store, and gap_count the reading before the range: a batch recomputes only what it touched and still gets
+    // what training got from the whole series. Each length takes the days before its own range (a day its
+    // readings cover is taken from them, so the order lengths are stored in does not matter).
+    let (all, days, last_before) = tokio::try_join!(
+        span_readings(p, held, at(from), at(to)),
+        p.store.inverter_days_before(p.site(), at(latest_first)),
+        p.store.last_readings_before(p.site(), at(from)),
+    )
+    .map_err(|e| e.to_string())?;
+    let all = Arc::new(all);
+    let days: Vec<DailyPerformance> = days
+        .into_iter()
+        .map(|d| DailyPerformance {
+            asset: d.asset_id,
+            day: d.day,
+            ac_sum: d.ac_sum,
+            expected_sum: d.expected_sum,
+            peer_ac_sum: d.peer_ac_sum,
+            peer_sum: d.peer_sum,
+        })
+        .collect();
+    let mut computing = Vec::with_capacity(by_size.len());
     for (i, starts) in by_size {
-        let (size, len) = &plan.sizes[i];
-        let Some(&(first, end)) = ranges.get(&i) else { continue };
-        let readings: Vec<Reading> = if (first, end) == (from, to) {
-            all.to_vec()
-        } else {
-            let (lo, hi) = (at(first), at(end));
-            all.iter().filter(|r| r.ts >= lo && r.ts < hi).cloned().collect()
-        };
-        // The slow features (degradation, peer trend) need every earlier day, whose daily aggregates are kept in
-        // the store, and gap_count the reading before the range: a batch recomputes only what it touched and still
-        // gets what training got from the whole series.
-        let days = p.store.inverter_days_before(p.site(), at(first)).await.map_err(|e| e.to_string())?;
-        let last_reading = p.store.last_readings_before(p.site(), at(first)).await.map_err(|e| e.to_string())?;
+        let (first, end) = ranges[&i];
         let history = History {
-            days: days
-                .into_iter()
-                .map(|d| DailyPerformance {
-                    asset: d.asset_id,
-                    day: d.day,
-                    ac_sum: d.ac_sum,
-                    expected_sum: d.expected_sum,
-                    peer_ac_sum: d.peer_ac_sum,
-                    peer_sum: d.peer_sum,
-                })
-                .collect(),
-            last_reading,
+            days: days.iter().filter(|d| d.day < at(first)).cloned().collect(),
+            last_reading: last_readings_at(&last_before, &all, at(first)),
         };
         let spec = WindowSpec {
-            window: Duration::seconds(*len),
+            window: Duration::seconds(plan.sizes[i].1),
             align_offset: Duration::seconds(plan.align_s),
             ac_limit_w: plan.ac_limit_w,
             ..WindowSpec::default()
         };
-        let (rows, days) =
-            tokio::task::spawn_blocking(move || window_features_with_history(&readings, &spec, &history))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-        // Whole days only: a range of whole-day windows covers each of its days completely.
-        let days: Vec<InverterDay> = if len % DAY_S == 0 {
-            days.into_iter()
-                .map(|d| InverterDay {
-                    asset_id: d.asset,
-                    day: d.day,
-                    ac_sum: d.ac_sum,
-                    expected_sum: d.expected_sum,
-                    peer_ac_sum: d.peer_ac_sum,
-                    peer_sum: d.peer_sum,
-                })
-                .collect()
+        let all = Arc::clone(&all);
+        let whole_days = plan.sizes[i].1 % DAY_S == 0;
+        computing.push(tokio::task::spawn_blocking(move || -> Result<Computed, String> {
+            // `all` is in time order: the length's range is one slice of it.
+            let (lo, hi) = (at(first), at(end));
+            let range = &all[all.partition_point(|r| r.ts < lo)..all.partition_point(|r| r.ts < hi)];
+            let (rows, days) = window_features_with_history(range, &spec, &history).map_err(|e| e.to_string())?;
+            let rows = rows.into_iter().filter(|r| starts.contains(&r.window_start.timestamp())).collect();
+            // Whole days only: a range of whole-day windows covers each of its days completely.
+            let days = if whole_days {
+                days.into_iter()
+                    .map(|d| InverterDay {
+                        asset_id: d.asset,
+                        day: d.day,
+                        ac_sum: d.ac_sum,
+                        expected_sum: d.expected_sum,
+                        peer_ac_sum: d.peer_ac_sum,
+                        peer_sum: d.peer_sum,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Computed { size: i, rows, days })
+        }));
+    }
+    let mut unscored: (Vec<NewWindowRow>, Vec<InverterDay>) = (Vec::new(), Vec::new());
+    let mut scoring: Option<Computed> = None;
+    for task in computing {
+        let c = task.await.map_err(|e| e.to_string())??;
+        if c.size == plan.scoring {
+            scoring = Some(c);
         } else {
-            Vec::new()
-        };
-        let rows: Vec<_> = rows.into_iter().filter(|r| starts.contains(&r.window_start.timestamp())).collect();
-        let feature_set = if i == plan.scoring { FEATURE_SET.to_string() } else { format!("{FEATURE_SET}/{size}") };
-        let mut predictions: Vec<Option<Scored>> = vec![None; rows.len()];
-        if i == plan.scoring && !rows.is_empty() {
-            match score(p, &rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>()).await {
-                Ok((model, scored)) => {
-                    done.scored += scored.len() as u64;
-                    done.scoring = Some(model);
-                    predictions = scored.into_iter().map(Some).collect();
-                }
-                Err(reason) => done.scoring_off = Some(reason),
-            }
-        }
-        let records: Vec<NewWindowRow> = rows
-            .into_iter()
-            .zip(predictions)
-            .map(|(r, scored)| {
-                let (prediction, explanation) = match scored {
-                    Some(s) => (Some(s.prediction), s.explanation),
-                    None => (None, None),
-                };
-                NewWindowRow {
-                    asset_id: r.asset,
-                    feature_set: feature_set.clone(),
-                    names: names.clone(),
-                    values: r.values,
-                    window_start: r.window_start,
-                    window_end: r.window_end,
-                    prediction,
-                    explanation,
-                }
-            })
-            .collect();
-        done.windows += p.store.record_windows(&records, p.site(), &days).await.map_err(|e| e.to_string())?;
-        if i == plan.scoring {
-            tell_alerts(p, &records).await;
+            let set = format!("{FEATURE_SET}/{}", plan.sizes[c.size].0);
+            unscored.0.extend(c.rows.into_iter().map(|r| window_row(r, &set, None)));
+            unscored.1.extend(c.days);
         }
     }
+    // The scoring length is scored while the other lengths are stored.
+    let store_unscored = async {
+        if unscored.0.is_empty() && unscored.1.is_empty() {
+            return Ok(0);
+        }
+        p.store.record_windows(&unscored.0, p.site(), &unscored.1).await
+    };
+    let score_rows = async {
+        match &scoring {
+            Some(c) if !c.rows.is_empty() => {
+                Some(score(p, &c.rows.iter().map(|r| r.values.as_slice()).collect::<Vec<_>>()).await)
+            }
+            _ => None,
+        }
+    };
+    let (stored, scored) = tokio::join!(store_unscored, score_rows);
+    done.windows += stored.map_err(|e| e.to_string())?;
+    let Some(Computed { rows, days, .. }) = scoring else { return Ok(done) };
+    let mut predictions: Vec<Option<Scored>> = vec![None; rows.len()];
+    match scored {
+        Some(Ok((model, scored))) => {
+            done.scored += scored.len() as u64;
+            done.scoring = Some(model);
+            predictions = scored.into_iter().map(Some).collect();
+        }
+        Some(Err(reason)) => done.scoring_off = Some(reason),
+        None => {}
+    }
+    let records: Vec<NewWindowRow> =
+        rows.into_iter().zip(predictions).map(|(r, scored)| window_row(r, FEATURE_SET, scored)).collect();
+    done.windows += p.store.record_windows(&records, p.site(), &days).await.map_err(|e| e.to_string())?;
+    tell_alerts(p, &records).await;
     Ok(done)
+}
+
+/// A computed window as a stored feature row of `feature_set`, with its verdict when scored.
+fn window_row(r: InverterWindowRow, feature_set: &str, scored: Option<Scored>) -> NewWindowRow {
+    let (prediction, explanation) = match scored {
+        Some(s) => (Some(s.prediction), s.explanation),
+        None => (None, None),
+    };
+    NewWindowRow {
+        asset_id: r.asset,
+        feature_set: feature_set.to_string(),
+        names: feature_names().iter().map(|s| s.to_string()).collect(),
+        values: r.values,
+        window_start: r.window_start,
+        window_end: r.window_end,
+        prediction,
+        explanation,
+    }
 }
 
 /// A window's verdict and the features that pulled it down most (when the model can explain).
@@ -364,14 +421,22 @@ async fn tell_alerts(p: &InverterPipeline, records: &[NewWindowRow]) {
     }
     let mut scored: Vec<&NewWindowRow> = records.iter().filter(|r| r.prediction.is_some()).collect();
     scored.sort_by_key(|r| r.window_start);
-    for r in scored {
-        for &j in &ruled {
-            let Some(&v) = r.values.get(j).filter(|v| v.is_finite()) else { continue };
-            let at = r.window_end.min(now);
-            if let Err(e) = engine.observe_metric(p.name(), p.site(), &r.asset_id, feature_names()[j], v, at).await {
-                metrics::counter!("prognos_alert_evaluation_errors_total").increment(1);
-                tracing::error!(asset = %r.asset_id, error = %e, "could not judge a window feature");
-            }
-        }
+    let values: Vec<MetricValue<'_>> = scored
+        .iter()
+        .flat_map(|r| {
+            ruled.iter().filter_map(move |&j| {
+                let value = *r.values.get(j).filter(|v| v.is_finite())?;
+                Some(MetricValue {
+                    asset_id: &r.asset_id,
+                    metric: feature_names()[j],
+                    value,
+                    at: r.window_end.min(now),
+                })
+            })
+        })
+        .collect();
+    if let Err((failed, e)) = engine.observe_metrics(p.name(), p.site(), &values).await {
+        metrics::counter!("prognos_alert_evaluation_errors_total").increment(failed as u64);
+        tracing::error!(pipeline = p.name(), failed, error = %e, "could not judge window features");
     }
 }
