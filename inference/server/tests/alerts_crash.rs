@@ -2,9 +2,10 @@
 //! before the reply reached the service; then a restart: every alert is told, and no SMS is sent twice (the
 //! stand-in counts every accepted body).
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -12,44 +13,9 @@ use prognos_alerts::standins::{StandInMode, TwilioStandIn, TWILIO_OPENAPI_PATH};
 use prognos_formats::icon::write_pair;
 use prognos_simulate::{capture_stem, simulate, FailureMode, WheelSpec};
 use prognos_store::{AlertFilter, NotificationFilter, NotificationStatus, Store};
-use prognos_tests::repo_root;
+use support::serve;
 
 const WHEELS: usize = 8;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `prognos serve` in `dir` (which holds `prognos.toml`) and waits for /readyz.
-async fn serve(dir: &Path) -> Child {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prognos"))
-        .arg("serve")
-        .current_dir(dir)
-        .env("PROGNOS__MODELS__PYTHON_ENV", repo_root().join(".venv"))
-        .env("PROGNOS__MODELS__DIR", repo_root().join("models"))
-        .env("PROGNOS__MODELS__SERVE", "[\"wheel-health\"]")
-        .env("PROGNOS__SERVER__PORT", port.to_string())
-        .env("PROGNOS__LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
-            if r.status() == 200 {
-                return child;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("prognos serve exited: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "prognos serve not ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn kill_dash_nine_while_sending_loses_no_alert_and_sends_no_sms_twice() {
@@ -101,7 +67,7 @@ lease_s = 2
     }
     let url = format!("sqlite://{}", root.join("data/prognos.db").display());
 
-    let mut first = serve(root).await;
+    let (mut first, _) = serve(root).await;
     let started = Instant::now();
     while twilio.requests().is_empty() {
         assert!(started.elapsed() < Duration::from_secs(60), "no SMS before the kill: {:?}", twilio.rejected());
@@ -121,7 +87,7 @@ lease_s = 2
     );
 
     twilio.set_mode(StandInMode::Ok);
-    let mut second = serve(root).await;
+    let (mut second, _) = serve(root).await;
     let started = Instant::now();
     loop {
         let counts = store.notification_counts().await.unwrap();

@@ -1,50 +1,15 @@
 //! `kill -9` in the middle of a backlog of captures, then a restart: every capture ends up stored exactly
 //! once and every file leaves the camera folder.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use prognos_formats::icon::write_pair;
 use prognos_simulate::{capture_stem, simulate, WheelSpec};
 use prognos_store::Store;
-use prognos_tests::repo_root;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `prognos serve` and waits for /readyz, so the test never races the service's first migration.
-async fn serve(dir: &Path) -> Child {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prognos"))
-        .arg("serve")
-        .current_dir(dir)
-        .env("PROGNOS__MODELS__PYTHON_ENV", repo_root().join(".venv"))
-        .env("PROGNOS__MODELS__DIR", repo_root().join("models"))
-        .env("PROGNOS__MODELS__SERVE", "[\"wheel-health\"]")
-        .env("PROGNOS__SERVER__PORT", port.to_string())
-        .env("PROGNOS__LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
-            if r.status() == 200 {
-                return child;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("prognos serve exited: {status}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "prognos serve not ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::serve;
 
 #[tokio::test]
 async fn kill_dash_nine_mid_backlog_loses_nothing_and_scores_nothing_twice() {
@@ -68,7 +33,7 @@ async fn kill_dash_nine_mid_backlog_loses_nothing_and_scores_nothing_twice() {
     }
     let url = format!("sqlite://{}", root.join("data/prognos.db").display());
 
-    let mut first = serve(root).await;
+    let (mut first, _) = serve(root).await;
     let started = Instant::now();
     let store = loop {
         if let Ok(s) = Store::connect(&url).await {
@@ -90,7 +55,7 @@ async fn kill_dash_nine_mid_backlog_loses_nothing_and_scores_nothing_twice() {
     let at_kill = store.count_captures().await.unwrap();
     assert!(at_kill < total, "the backlog was finished before the kill ({at_kill}); make it larger");
 
-    let mut second = serve(root).await;
+    let (mut second, _) = serve(root).await;
     let started = Instant::now();
     loop {
         let left = std::fs::read_dir(root.join("cameras/Cam_01")).unwrap().count();

@@ -3,9 +3,10 @@
 //! a race), and when one is killed with `kill -9` part way, the other finishes its work: every capture stored,
 //! every failing wheel alerted and told by exactly one SMS.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -14,45 +15,9 @@ use prognos_formats::icon::write_pair;
 use prognos_simulate::{capture_stem, simulate, FailureMode, WheelSpec};
 use prognos_store::testing::TestDb;
 use prognos_store::{AlertFilter, NotificationFilter, NotificationStatus, Store};
-use prognos_tests::repo_root;
+use support::serve;
 
 const WHEELS: usize = 24;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `prognos serve` in `dir` (which holds `prognos.toml`), ready; returns the process and its port.
-async fn serve(dir: &Path) -> (Child, u16) {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_prognos"))
-        .arg("serve")
-        .current_dir(dir)
-        .env("PROGNOS__MODELS__PYTHON_ENV", repo_root().join(".venv"))
-        .env("PROGNOS__MODELS__DIR", repo_root().join("models"))
-        .env("PROGNOS__MODELS__SERVE", "[\"wheel-health\"]")
-        .env("PROGNOS__SERVER__PORT", port.to_string())
-        .env("PROGNOS__LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let client = reqwest::Client::new();
-    loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
-            if r.status() == 200 {
-                return (child, port);
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-            panic!("prognos serve exited: {status}\n{log}");
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "prognos serve not ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Captures this replica has scored, from its `/metrics`, by outcome.
 async fn outcomes(port: u16) -> HashMap<String, f64> {
