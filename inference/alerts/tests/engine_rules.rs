@@ -417,8 +417,8 @@ async fn a_family_rule_watches_each_source_heard_from(db: &TestDb) {
     store.close().await;
 }
 
-async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
-    let store = db.connect().await;
+/// The test configuration with a range rule on `dc_voltage`: 200..800 V, 10 V of margin, two readings in a row.
+fn with_dc_voltage_range() -> EngineConfig {
     let mut c = config();
     c.ranges.push(RangeRule {
         metric: "dc_voltage".into(),
@@ -429,7 +429,12 @@ async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
         for_s: 0,
         repeat_interval_s: 3600,
     });
-    let e = engine(&store, c);
+    c
+}
+
+async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
+    let store = db.connect().await;
+    let e = engine(&store, with_dc_voltage_range());
     let observe = |v: f64, s: f64| e.observe_metric("inverters", "solarB", "INV3", "dc_voltage", v, t(s));
     observe(500.0, 0.0).await.unwrap();
     observe(812.0, 1.0).await.unwrap();
@@ -452,17 +457,7 @@ async fn range_rule_watches_an_inverter_metric(db: &TestDb) {
 
 async fn a_batch_of_metric_values_is_judged_as_one_by_one(db: &TestDb) {
     let store = db.connect().await;
-    let mut c = config();
-    c.ranges.push(RangeRule {
-        metric: "dc_voltage".into(),
-        min: Some(200.0),
-        max: Some(800.0),
-        hysteresis: 10.0,
-        for_count: 2,
-        for_s: 0,
-        repeat_interval_s: 3600,
-    });
-    let e = engine(&store, c);
+    let e = engine(&store, with_dc_voltage_range());
     let v = |asset: &'static str, value: f64, s: f64| MetricValue {
         asset_id: asset,
         metric: "dc_voltage",
