@@ -197,6 +197,8 @@ async fn render(dash: &DashState, caller: &Caller, id: &str, range: &str) -> Res
         health.markers.push(Marker { at, label: format!("alert #{} ({})", a.id, a.rule), kind: MarkerKind::Alert });
     }
     let mut charts = vec![health.render()];
+    // An inverter without window feature rows in the range: the page says so under its charts.
+    let mut no_features = false;
     match asset.kind {
         AssetKind::Wheel => {
             for (metric, title, color) in [
@@ -227,13 +229,10 @@ async fn render(dash: &DashState, caller: &Caller, id: &str, range: &str) -> Res
                     any_feature = true;
                 }
             }
-            if !any_feature {
-                // An empty last chart: the page says no feature rows are stored in this range.
-                charts.push(String::new());
-            }
+            no_features = !any_feature;
         }
     }
-    let body = body(&asset, latest, threshold, range, w, &charts, &recent, &alerts);
+    let body = body(&asset, latest, threshold, range, w, &charts, no_features, &recent, &alerts);
     Ok(Some(pages::page(&format!("{} {}", asset.kind.as_str(), asset.id), caller, body)))
 }
 
@@ -245,6 +244,7 @@ fn body(
     range: &str,
     w: Window,
     charts: &[String],
+    no_features: bool,
     recent: &[PredictionRecord],
     alerts: &[prognos_store::AlertRecord],
 ) -> Markup {
@@ -267,7 +267,7 @@ fn body(
             }
             span.muted { (when(w.from)) " to " (when(w.to)) ", " (w.bucket.num_seconds()) " s buckets (line: mean, band: min to max)" }
         }
-        @if asset.kind == AssetKind::Inverter && charts.last().is_some_and(String::is_empty) {
+        @if no_features {
             p.muted { "No " (INVERTER_FEATURE_SET) " feature rows are stored for this inverter in this range." }
         }
         @if let Some(p) = latest.filter(|p| p.explanation.is_some()) {
@@ -276,7 +276,7 @@ fn body(
                 (pages::explanation_table(p.explanation.as_deref()))
             }
         }
-        @for c in charts.iter().filter(|c| !c.is_empty()) {
+        @for c in charts {
             div.card.chart-card { (PreEscaped(c)) }
         }
         @let id = super::session::percent_encode(&asset.id);
