@@ -120,6 +120,70 @@ async fn every_endpoint_but_probes_and_metrics_needs_a_valid_token() {
     app.stop().await;
 }
 
+/// Reads one HTTP/1.1 response (headers and a `content-length` body) from `stream`: its status and body.
+fn read_response(stream: &mut std::net::TcpStream) -> std::io::Result<(u16, String)> {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length: usize =
+                head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+            if got.len() >= end + 4 + length {
+                let status = head[9..12].parse().unwrap();
+                return Ok((status, String::from_utf8_lossy(&got[end + 4..end + 4 + length]).into_owned()));
+            }
+        }
+        match stream.read(&mut buf)? {
+            0 => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed")),
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_gets_its_refusal_and_keeps_its_connection_while_it_sends_its_body() {
+    // A model upload with a viewer's token: the service refuses it on its headers, before the body arrives. It
+    // must read that body before answering: a connection closed with unread data is reset, and the reset can
+    // overtake the refusal, so that the client sees a broken connection instead of a 403 (this failed the
+    // model-swap test now and then). Read to the end, the body also leaves the connection open for the next
+    // request, which is what this checks, as the reset itself is a race.
+    let app = TestApp::spawn(&["nn-softmax"]).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let answers = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        let body = vec![b'x'; 1024 * 1024];
+        let head = format!(
+            "POST /v1/models/nn-softmax/versions?mode=install HTTP/1.1\r\nhost: {address}\r\n\
+             authorization: Bearer {VIEWER_TOKEN}\r\ncontent-type: multipart/form-data; boundary=b\r\n\
+             content-length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        // Time for the service to judge the headers before the body follows.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let sent = stream.write_all(&body);
+        let refusal = read_response(&mut stream);
+        let next =
+            format!("GET /v1/models HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {VIEWER_TOKEN}\r\n\r\n");
+        let again = stream.write_all(next.as_bytes()).and_then(|()| read_response(&mut stream));
+        (sent, refusal, again)
+    })
+    .await
+    .unwrap();
+    let (sent, refusal, again) = answers;
+    sent.expect("the body could not be sent");
+    let (status, body) = refusal.expect("no refusal");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("\"forbidden\""), "{body}");
+    let (status, body) = again.expect("the connection did not serve the next request");
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn lists_served_models_with_their_contract_and_the_refused_ones_with_why() {
     let app = TestApp::spawn(&["skl-rf-zipmap", "bad/wrong-dtype"]).await;

@@ -4,12 +4,15 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
+use futures_util::StreamExt;
 use prognos_core::{Role, Settings, TokenEntry};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -202,20 +205,43 @@ pub fn load_tokens(settings: &Settings) -> anyhow::Result<TokenTable> {
     TokenTable::with_file(settings.auth.tokens.clone(), file)
 }
 
+/// At most this much of a refused request's body is read and thrown away before the refusal is sent ...
+const REFUSED_BODY_DRAIN_BYTES: usize = 16 * 1024 * 1024;
+/// ... and for at most this long.
+const REFUSED_BODY_DRAIN_TIME: Duration = Duration::from_secs(5);
+
 /// Middleware: the request must carry `Authorization: Bearer <token>` of a role that allows `access`.
+///
+/// A refused request's body is read (and thrown away, up to a bound) before the refusal goes out: a client
+/// still sending it, say a model upload with a viewer's token, would otherwise see its connection reset instead
+/// of the 401 or 403, because closing a socket that holds unread data makes the kernel answer with a reset,
+/// which can overtake the response.
 pub async fn require(
     State((state, access)): State<(AppState, Access)>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = req
-        .headers()
+    match caller_allowed(&state.tokens, access, req.headers()) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.run(req).await)
+        }
+        Err(refusal) => {
+            drain(req.into_body()).await;
+            Err(refusal)
+        }
+    }
+}
+
+/// The caller whose bearer token the headers carry, if its role allows `access`.
+fn caller_allowed(tokens: &TokenTable, access: Access, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
         .ok_or(ApiError::Unauthorized("send Authorization: Bearer <token>"))?;
-    let caller = state.tokens.check(token).ok_or(ApiError::Unauthorized("the token is not valid"))?;
+    let caller = tokens.check(token).ok_or(ApiError::Unauthorized("the token is not valid"))?;
     if !allows(caller.role, access) {
         return Err(ApiError::Forbidden(format!(
             "token {:?} has role {}, which may not do this",
@@ -223,8 +249,22 @@ pub async fn require(
             caller.role.as_str()
         )));
     }
-    req.extensions_mut().insert(caller);
-    Ok(next.run(req).await)
+    Ok(caller)
+}
+
+/// Reads a body to its end and drops it, up to [`REFUSED_BODY_DRAIN_BYTES`] and [`REFUSED_BODY_DRAIN_TIME`].
+async fn drain(body: Body) {
+    let mut chunks = body.into_data_stream();
+    let mut left = REFUSED_BODY_DRAIN_BYTES;
+    let read = async {
+        while let Some(Ok(chunk)) = chunks.next().await {
+            left = left.saturating_sub(chunk.len());
+            if left == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(REFUSED_BODY_DRAIN_TIME, read).await;
 }
 
 #[cfg(test)]
