@@ -93,6 +93,36 @@ pub const VIEWER_TOKEN: &str = "prg_test_viewer_token";
 /// An operator's token (acknowledge alerts, silences).
 pub const OPERATOR_TOKEN: &str = "prg_test_operator_token";
 
+/// A viewer's dashboard session over HTTP, as a browser holds it: a client that does not follow redirects and
+/// the session cookie the login form set.
+pub struct DashboardSession {
+    /// The client (redirects are answers to check, not to follow).
+    pub client: reqwest::Client,
+    /// The `Cookie` header value (`name=id`).
+    pub cookie: String,
+    /// The whole `Set-Cookie` header the login answered with.
+    pub set_cookie: String,
+    base: String,
+}
+
+impl DashboardSession {
+    /// A request for `path` with the session cookie.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie)
+    }
+
+    /// The status and text of the page at `path`.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let resp = self.get(path).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
+
+/// A client that does not follow redirects.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
 /// A running application.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -121,6 +151,23 @@ impl TestApp {
             TokenEntry { name: "operator".into(), role: Role::Operator, sha256: hash_token(OPERATOR_TOKEN) },
         ];
         s
+    }
+
+    /// Logs in through the dashboard's form with the viewer token, as a browser would; the form must answer with
+    /// a redirect to the fleet page and a session cookie.
+    pub async fn dashboard_session(&self) -> DashboardSession {
+        let client = no_redirects();
+        let resp = client
+            .post(format!("{}/login", self.address))
+            .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "the login form refused the viewer token");
+        assert_eq!(resp.headers()["location"], "/fleet");
+        let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        DashboardSession { client, cookie, set_cookie, base: self.address.clone() }
     }
 
     /// Spawns the app serving the given fixture variants, and waits until `/readyz` says ready.

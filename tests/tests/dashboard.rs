@@ -5,32 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use prognos_tests::dashboard::{app as dashboard_app, feed, WORN};
-use prognos_tests::{TestApp, VIEWER_TOKEN};
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// Logs in through the form over HTTP; returns the `Cookie` header value.
-async fn login(app: &TestApp, client: &reqwest::Client) -> String {
-    let resp = client
-        .post(format!("{}/login", app.address))
-        .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()["location"], "/fleet");
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains(VIEWER_TOKEN), "the cookie holds a session id, not the token");
-    cookie.split(';').next().unwrap().to_string()
-}
-
-async fn page(client: &reqwest::Client, app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
-    let resp = client.get(format!("{}{path}", app.address)).header("cookie", cookie).send().await.unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
+use prognos_tests::{no_redirects, VIEWER_TOKEN};
 
 /// The number after `attr="` in `html`.
 fn attr_number(html: &str, attr: &str) -> f64 {
@@ -66,8 +41,11 @@ async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
         .unwrap();
     assert_eq!(resp.headers()["location"], "/fleet");
 
-    let cookie = login(&app, &client).await;
-    let (status, fleet) = page(&client, &app, "/fleet", &cookie).await;
+    let session = app.dashboard_session().await;
+    let cookie = &session.set_cookie;
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.contains(VIEWER_TOKEN), "the cookie holds a session id, not the token");
+    let (status, fleet) = session.page("/fleet").await;
     assert_eq!(status, 200, "{fleet}");
     let worn_at = fleet.find(&format!("data-asset=\"{WORN}\"")).expect("the worn wheel is ranked");
     let healthy_at = fleet.find("data-asset=\"W01\"").expect("the healthy wheel is ranked");
@@ -76,7 +54,7 @@ async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
     assert!(fleet.contains("coaster-1 / Cam_01"), "the per-day table groups by site and camera");
     assert!(fleet.contains("id=\"daily\""));
 
-    let (status, asset) = page(&client, &app, &format!("/assets/{WORN}"), &cookie).await;
+    let (status, asset) = session.page(&format!("/assets/{WORN}")).await;
     assert_eq!(status, 200, "{asset}");
     assert!(asset.contains("<svg"), "charts are inline SVG");
     assert!(attr_number(&asset, "data-lowest") < 70.0, "the chart reaches below the threshold");
@@ -87,17 +65,12 @@ async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
     let capture_link = asset.split("href=\"/captures/").nth(1).expect("links to captures");
     let capture_id: i64 = capture_link.split('"').next().unwrap().parse().unwrap();
 
-    let (status, capture) = page(&client, &app, &format!("/captures/{capture_id}"), &cookie).await;
+    let (status, capture) = session.page(&format!("/captures/{capture_id}")).await;
     assert_eq!(status, 200);
     assert!(capture.contains("height.png") && capture.contains("intensity.png"), "the archived pair is drawn");
     assert!(capture.contains("flat_spot_depth"), "feature values are listed");
     for plane in ["height", "intensity"] {
-        let resp = client
-            .get(format!("{}/captures/{capture_id}/{plane}.png", app.address))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap();
+        let resp = session.get(&format!("/captures/{capture_id}/{plane}.png")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "image/png");
         assert!(resp.bytes().await.unwrap().starts_with(b"\x89PNG"));
@@ -106,16 +79,16 @@ async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
     for entry in walk(&dir.path().join("archive")) {
         std::fs::remove_file(entry).unwrap();
     }
-    let (status, capture) = page(&client, &app, &format!("/captures/{capture_id}"), &cookie).await;
+    let (status, capture) = session.page(&format!("/captures/{capture_id}")).await;
     assert_eq!(status, 200);
     assert!(capture.contains("no longer on disk"));
-    let (status, _) = page(&client, &app, "/assets/NOPE", &cookie).await;
+    let (status, _) = session.page("/assets/NOPE").await;
     assert_eq!(status, 404);
 
     // Logging out ends the session on the server, not just in the browser.
-    let resp = client.post(format!("{}/logout", app.address)).header("cookie", &cookie).send().await.unwrap();
+    let resp = client.post(format!("{}/logout", app.address)).header("cookie", &session.cookie).send().await.unwrap();
     assert_eq!(resp.status(), 303);
-    let (status, _) = page(&client, &app, "/fleet", &cookie).await;
+    let (status, _) = session.page("/fleet").await;
     assert_eq!(status, 303);
     app.stop().await;
 }

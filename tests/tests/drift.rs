@@ -191,17 +191,10 @@ poll_interval_ms = 50
     }
 
     // The dashboard: the model page lists the shifted feature first, flagged; the fleet's table says drifting.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = client
-        .post(format!("{}/login", app.address))
-        .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page = |path: &str| {
-        let req = client.get(format!("{}{path}", app.address)).header("cookie", cookie.clone());
-        async move { req.send().await.unwrap().text().await.unwrap() }
+    let session = app.dashboard_session().await;
+    let page = |path: &'static str| {
+        let session = &session;
+        async move { session.page(path).await.1 }
     };
     let model_page = page("/models/wheel-shifted").await;
     let table = &model_page[model_page.find("id=\"drift\"").expect("the drift table")..];

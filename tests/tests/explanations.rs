@@ -168,19 +168,10 @@ async fn a_worn_wheel_s_explanation_is_stored_shown_and_sent() {
     assert_eq!(asset["latest"]["explanation"], p["explanation"]);
 
     // The pages, behind the login.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = client
-        .post(format!("{}/login", app.address))
-        .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let session = app.dashboard_session().await;
     let page = |path: String| {
-        let (client, cookie, base) = (client.clone(), cookie.clone(), app.address.clone());
-        async move {
-            client.get(format!("{base}{path}")).header("cookie", cookie).send().await.unwrap().text().await.unwrap()
-        }
+        let session = &session;
+        async move { session.page(&path).await.1 }
     };
     let capture = page(format!("/captures/{}", p["capture_id"])).await;
     let section = &capture[capture.find("id=\"explanation\"").expect("explanation section")..];

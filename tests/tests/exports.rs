@@ -51,12 +51,8 @@ async fn features_and_predictions_export_as_csv_and_as_the_same_table_in_parquet
     assert!(frame.column("observed_at").unwrap().dtype().to_string().starts_with("datetime[μs, UTC]"));
 
     // The asset page links each export, and each link serves its file.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = client.post(format!("{}/login", app.address)).form(&[("token", VIEWER_TOKEN), ("next", "/fleet")]);
-    let login = login.send().await.unwrap();
-    assert_eq!(login.status(), 303);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let get = |path: String| client.get(format!("{}{path}", app.address)).header("cookie", &cookie).send();
+    let session = app.dashboard_session().await;
+    let get = |path: String| session.get(&path).send();
     let page = get(format!("/assets/{WORN}")).await.unwrap().text().await.unwrap();
     let links: Vec<&str> = page
         .split("href=\"")

@@ -410,19 +410,8 @@ async fn retention_folds_old_raw_rows_into_daily_aggregates_the_trend_still_show
     let power = trend.replace("metric=health_score", "metric=ac_power_w");
     let power_before: Value = app.get(&power, Some(VIEWER_TOKEN)).await.json().await.unwrap();
     // The inverter's asset page charts its AC power and window features.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = client.post(format!("{}/login", app.address)).form(&[("token", VIEWER_TOKEN), ("next", "/fleet")]);
-    let login = login.send().await.unwrap();
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let page = client
-        .get(format!("{}/assets/1BY6WEcLGh8j5v7", app.address))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = app.dashboard_session().await.page("/assets/1BY6WEcLGh8j5v7").await;
+    assert_eq!(status, 200, "{page}");
     assert!(page.contains("AC power (W)") && page.contains("Efficiency (AC / DC)"), "{page}");
     app.stop().await;
 
