@@ -36,9 +36,21 @@ const INSERT_READINGS: &str = "INSERT INTO readings (asset_id, ts, site, ac_powe
 ac_frequency_hz, energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, \
 ambient_temp_c, irradiance_w_m2, status, events) ";
 
-const SELECT_READINGS: &str = "SELECT asset_id, ts, ac_power_w, ac_current_a, ac_voltage_v, ac_frequency_hz, \
-energy_total_wh, dc_power_w, dc_current_a, dc_voltage_v, inverter_temp_c, module_temp_c, ambient_temp_c, \
-irradiance_w_m2, status, events FROM readings WHERE site = $1 AND ts >= $2 AND ts < $3 ORDER BY ts, asset_id";
+// The site's inverters (site_inverters), then each one's range of the primary key (asset_id, ts).
+const SELECT_READINGS: &str = "SELECT r.asset_id, r.ts, r.ac_power_w, r.ac_current_a, r.ac_voltage_v, \
+r.ac_frequency_hz, r.energy_total_wh, r.dc_power_w, r.dc_current_a, r.dc_voltage_v, r.inverter_temp_c, \
+r.module_temp_c, r.ambient_temp_c, r.irradiance_w_m2, r.status, r.events FROM site_inverters s \
+JOIN readings r ON r.asset_id = s.asset_id WHERE s.site = $1 AND r.site = $1 AND r.ts >= $2 AND r.ts < $3 \
+ORDER BY r.ts, r.asset_id";
+
+const COUNT_READINGS_IN_RANGE: &str = "SELECT COUNT(*) FROM site_inverters s JOIN readings r \
+ON r.asset_id = s.asset_id WHERE s.site = $1 AND r.site = $1 AND r.ts >= $2 AND r.ts < $3";
+
+const COUNT_SITE_READINGS: &str = "SELECT COUNT(*) FROM site_inverters s JOIN readings r \
+ON r.asset_id = s.asset_id WHERE s.site = $1 AND r.site = $1";
+
+// The batch's inverters as readings of the site (values pushed by the caller).
+const INSERT_SITE_INVERTERS: &str = "INSERT INTO site_inverters (site, asset_id) ";
 
 /// What [`Store::insert_readings`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -130,8 +142,8 @@ fn begin(pool: &Pool) -> &'static str {
 
 impl Store {
     /// Stores a batch of one site's readings in one transaction: the site and each inverter (asset kind
-    /// `inverter`) are created or have their first/last-seen span widened, then every reading is inserted
-    /// unless its `(asset, ts)` is already stored. Timestamps are kept to the microsecond.
+    /// `inverter`) are created or have their first/last-seen span widened, each inverter is recorded as one
+    /// the site has readings of, then every reading is inserted unless its `(asset, ts)` is already stored. Timestamps are kept to the microsecond.
     ///
     /// Fails without writing anything if an asset id is already stored as another kind (a wheel).
     pub async fn insert_readings(&self, site: &str, readings: &[Reading]) -> Result<ReadingsOutcome, StoreError> {
@@ -175,6 +187,12 @@ impl Store {
                         return Err(StoreError::InvalidInput(format!("asset {asset} is stored as a {kind}, not an inverter")));
                     }
                 }
+                let mut q = QueryBuilder::new(INSERT_SITE_INVERTERS);
+                q.push_values(chunk, |mut b, (asset, _)| {
+                    b.push_bind(site).push_bind(*asset);
+                });
+                q.push(" ON CONFLICT (site, asset_id) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
             }
             for chunk in readings.chunks(ROWS_PER_STATEMENT) {
                 let mut q = QueryBuilder::new(INSERT_READINGS);
@@ -228,7 +246,7 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         on_pool!(self, pool => {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM readings WHERE site = $1 AND ts >= $2 AND ts < $3")
+            let n: i64 = sqlx::query_scalar(COUNT_READINGS_IN_RANGE)
                 .bind(site)
                 .bind(Ts::new(from))
                 .bind(Ts::new(to))
@@ -242,7 +260,7 @@ impl Store {
     pub async fn count_readings(&self, site: Option<&str>) -> Result<i64, StoreError> {
         on_pool!(self, pool => {
             let n: i64 = match site {
-                Some(s) => sqlx::query_scalar("SELECT COUNT(*) FROM readings WHERE site = $1").bind(s).fetch_one(pool).await?,
+                Some(s) => sqlx::query_scalar(COUNT_SITE_READINGS).bind(s).fetch_one(pool).await?,
                 None => sqlx::query_scalar("SELECT COUNT(*) FROM readings").fetch_one(pool).await?,
             };
             Ok(n)

@@ -45,6 +45,36 @@ async fn readings_are_stored_once_and_read_back_exactly(db: &TestDb) {
     assert_eq!(asset.last_seen, batch[0].ts + Duration::minutes(45));
 }
 
+async fn an_inverter_that_moved_site_keeps_each_sites_readings_apart(db: &TestDb) {
+    // A site's readings are found through the inverters it has readings of: one that moved is read under each
+    // site for the readings it made there, never under both.
+    let store = db.connect().await;
+    store.insert_readings("plant", &[reading("INV-A", 0, 1.0), reading("INV-B", 0, 2.0)]).await.unwrap();
+    store.insert_readings("other", &[reading("INV-A", 15, 3.0), reading("INV-C", 15, 4.0)]).await.unwrap();
+    let from = Utc.with_ymd_and_hms(2020, 5, 15, 0, 0, 0).unwrap();
+    let to = from + Duration::days(1);
+    let keys = |rs: Vec<Reading>| {
+        rs.into_iter()
+            .map(|r| {
+                let ac = r.get(Metric::AcPowerW);
+                (r.asset, ac)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.readings_in_range("plant", from, to).await.unwrap()),
+        [("INV-A".to_string(), Some(1.0)), ("INV-B".to_string(), Some(2.0))]
+    );
+    assert_eq!(
+        keys(store.readings_in_range("other", from, to).await.unwrap()),
+        [("INV-A".to_string(), Some(3.0)), ("INV-C".to_string(), Some(4.0))]
+    );
+    assert_eq!(store.count_readings(Some("plant")).await.unwrap(), 2);
+    assert_eq!(store.count_readings(Some("other")).await.unwrap(), 2);
+    assert_eq!(store.count_readings_in_range("other", from, to).await.unwrap(), 2);
+    assert_eq!(store.count_readings(None).await.unwrap(), 4);
+}
+
 async fn a_wheel_id_is_refused_and_nothing_is_written(db: &TestDb) {
     let store = db.connect().await;
     on_pool!(store, pool => {
@@ -108,6 +138,7 @@ async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
 
 crate::on_both_backends!(
     readings_are_stored_once_and_read_back_exactly,
+    an_inverter_that_moved_site_keeps_each_sites_readings_apart,
     a_wheel_id_is_refused_and_nothing_is_written,
     a_recomputed_window_replaces_its_row_and_prediction,
 );
