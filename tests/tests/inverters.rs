@@ -326,15 +326,19 @@ async fn live_windows_are_the_windows_the_model_was_trained_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_of(dir.path()).await;
     let p = pipeline("kaggle-plant-2.toml", &store).await;
+    let replica = pipeline("kaggle-plant-2.toml", &store).await;
     // As a site sends it: in pieces that end mid-day (here seven files of 10,000 rows), each a batch whose
-    // windows are recomputed when it is stored.
+    // windows are recomputed when it is stored. The first four go to one pipeline, which recomputes a piece's
+    // first day from the readings it kept of the last; the rest alternate with a second pipeline on the same
+    // store (a replica), whose kept readings then lack the other's part of the day, which must be read.
     let file = std::fs::read_to_string(real("kaggle-solar-plants/Plant_2_Generation_Data.csv")).unwrap();
     let (head, body) = file.split_once('\n').unwrap();
     let rows: Vec<&str> = body.lines().collect();
     for (i, piece) in rows.chunks(10_000).enumerate() {
         let path = dir.path().join(format!("piece-{i}.csv"));
         std::fs::write(&path, format!("{head}\n{}\n", piece.join("\n"))).unwrap();
-        let r = p.ingest_csv_file(&path).await.unwrap();
+        let by = if i == 4 || i == 6 { &replica } else { &p };
+        let r = by.ingest_csv_file(&path).await.unwrap();
         assert_eq!((r.rejected, r.accepted), (0, piece.len() as u64), "{r:#?}");
     }
     let live = store.windows_of_site("kaggle-plant-2", "inverter-v1").await.unwrap();

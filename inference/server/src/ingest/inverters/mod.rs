@@ -66,6 +66,8 @@ pub struct InverterPipeline {
     pub alerts: Option<Arc<AlertEngine>>,
     /// How many features that pulled a window's score down are stored with its prediction (0: none).
     pub explain_top: usize,
+    /// The readings of the last recomputed span, which may stand in for reading the next one back.
+    recent: windows::RecentReadings,
 }
 
 impl InverterPipeline {
@@ -99,6 +101,7 @@ impl InverterPipeline {
             scoring_off_said: Default::default(),
             alerts: None,
             explain_top: crate::ingest::wheels::DEFAULT_EXPLAIN_TOP,
+            recent: Default::default(),
         })
     }
 

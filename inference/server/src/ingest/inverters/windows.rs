@@ -32,14 +32,42 @@ pub struct WindowPlan {
     ac_limit_w: Option<f64>,
 }
 
+/// The most readings [`RecentReadings`] keeps.
+pub const RECENT_MAX: usize = 200_000;
+
+/// The readings of a pipeline's last recomputed span, from its end back over two of its longest windows: the
+/// next batch's span usually lies within them, and they stand in for reading it back from the store when the
+/// store holds exactly them there (one COUNT: they are stored readings, so equal counts mean the same set). A
+/// reading stored by anyone else (another replica, a re-run) changes the count, and the span is read.
+#[derive(Debug, Default)]
+pub struct RecentReadings(std::sync::Mutex<Arc<Vec<Reading>>>);
+
+impl RecentReadings {
+    fn snapshot(&self) -> Arc<Vec<Reading>> {
+        self.0.lock().map(|r| Arc::clone(&r)).unwrap_or_default()
+    }
+
+    /// Keeps the tail of `all` (in time order) that lies within `keep_s` of its last reading, at most
+    /// [`RECENT_MAX`] readings (any part of a span will do: the count decides whether it is all of it).
+    fn keep(&self, all: &[Reading], keep_s: i64) {
+        let Some(last) = all.last() else { return };
+        let since = last.ts - Duration::seconds(keep_s);
+        let from = all.partition_point(|r| r.ts < since).max(all.len().saturating_sub(RECENT_MAX));
+        let tail = all[from..].to_vec();
+        if let Ok(mut recent) = self.0.lock() {
+            *recent = Arc::new(tail);
+        }
+    }
+}
+
 /// Window starts touched by a batch, per window length index, and the batch's readings while they may stand in
 /// for reading the touched span back.
 #[derive(Debug, Clone)]
 pub struct TouchedWindows {
     starts: BTreeSet<(usize, i64)>,
     /// Every reading this ingest stored, while each one was new (no duplicate) and there are at most
-    /// [`HELD_MAX`]. If the store then holds no other reading in the batch's time range, [`update`] reads back
-    /// only the rest of the touched span (nothing, for a whole file into a new store).
+    /// [`HELD_MAX`]: with the pipeline's [`RecentReadings`], they stand in for reading the touched span back
+    /// when the store holds no others there (always, for a whole file into a new store).
     held: Option<Vec<Reading>>,
 }
 
@@ -123,9 +151,9 @@ fn at(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(s, 0).unwrap_or_default()
 }
 
-/// The site's readings in `[from, to)`, oldest first (then by inverter). The batch's own readings (`held`) stand
-/// in for the part of the span they cover when the store holds no others there (one COUNT over the batch's
-/// time range: it holds every one of them); only the rest of the span is read back. Otherwise all of it is.
+/// The site's readings in `[from, to)`, oldest first (then by inverter). What the pipeline already has of the
+/// span, its [`RecentReadings`] and the batch's own (`held`), is the answer when the store holds as many there
+/// (one COUNT: they are all stored readings, so equal counts mean the same set); otherwise the span is read.
 async fn span_readings(
     p: &InverterPipeline,
     held: Option<Vec<Reading>>,
@@ -133,28 +161,22 @@ async fn span_readings(
     to: DateTime<Utc>,
 ) -> Result<Vec<Reading>, prognos_store::StoreError> {
     let site = p.site();
-    let Some(mut held) = held.filter(|h| !h.is_empty()) else {
-        return p.store.readings_in_range(site, from, to).await;
-    };
+    let known = known_span(&p.recent.snapshot(), held.unwrap_or_default(), from, to);
+    if p.store.count_readings_in_range(site, from, to).await? == known.len() as i64 {
+        return Ok(known);
+    }
+    p.store.readings_in_range(site, from, to).await
+}
+
+/// The readings of `[from, to)` among `recent` and `held` (both stored readings), in time then inverter order,
+/// each (inverter, instant) once.
+fn known_span(recent: &[Reading], mut held: Vec<Reading>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Reading> {
+    let in_span = |r: &Reading| r.ts >= from && r.ts < to;
+    held.retain(in_span);
+    held.extend(recent.iter().filter(|r| in_span(r)).cloned());
     held.sort_by(|a, b| (a.ts, &a.asset).cmp(&(b.ts, &b.asset)));
-    // The batch's first and last instants may be shared with the batches before and after it (one instant's
-    // readings split between two): they are read back with the rest; the readings strictly between stand in.
-    let (first, last) = (held[0].ts, held[held.len() - 1].ts);
-    let mut held: Vec<Reading> = held.into_iter().filter(|r| r.ts > first && r.ts < last).collect();
-    let (Some(lo), Some(hi)) = (held.first().map(|r| r.ts), held.last().map(|r| r.ts + Duration::microseconds(1)))
-    else {
-        return p.store.readings_in_range(site, from, to).await;
-    };
-    if p.store.count_readings_in_range(site, lo, hi).await? != held.len() as i64 {
-        return p.store.readings_in_range(site, from, to).await;
-    }
-    // Three time-disjoint parts, each in order: before the batch, the batch, after it.
-    let mut all = if from < lo { p.store.readings_in_range(site, from, lo).await? } else { Vec::new() };
-    all.append(&mut held);
-    if hi < to {
-        all.append(&mut p.store.readings_in_range(site, hi, to).await?);
-    }
-    Ok(all)
+    held.dedup_by(|a, b| a.ts == b.ts && a.asset == b.asset);
+    held
 }
 
 /// One window length's features, computed.
@@ -212,6 +234,8 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     )
     .map_err(|e| e.to_string())?;
     let all = Arc::new(all);
+    let longest = plan.sizes.iter().map(|(_, len)| *len).max().unwrap_or(DAY_S);
+    p.recent.keep(&all, 2 * longest);
     let days: Vec<DailyPerformance> = days
         .into_iter()
         .map(|d| DailyPerformance {
