@@ -35,7 +35,8 @@ fn report_of(out: &std::process::Output) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_mid_file_then_a_rerun_stores_every_reading_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = ingest(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Its stderr is kept to show why, should it end on its own (it is killed after a second or so of work).
+    let mut first = ingest(dir.path()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let url = format!("sqlite://{}", dir.path().join("prognos.db").display());
     let started = Instant::now();
     let store = loop {
@@ -52,7 +53,10 @@ async fn kill_dash_nine_mid_file_then_a_rerun_stores_every_reading_once() {
         if store.count_readings(Some("kaggle-plant-1")).await.unwrap_or(0) > 0 {
             break;
         }
-        assert!(first.try_wait().unwrap().is_none(), "the first run ended before it could be killed");
+        if first.try_wait().unwrap().is_some() {
+            let out = first.wait_with_output().unwrap();
+            panic!("the first run ended before it could be killed: {}", String::from_utf8_lossy(&out.stderr));
+        }
         assert!(started.elapsed() < Duration::from_secs(120), "no chunk committed within 120 s");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -88,6 +88,7 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, St
         .busy_timeout(options.busy_timeout)
         .synchronous(SqliteSynchronous::Normal);
     let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+    let mut lock_path = None;
     if memory {
         // Every connection to `sqlite::memory:` would otherwise see its own empty database, and the database
         // vanishes with its last connection: keep exactly one, forever.
@@ -95,15 +96,42 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, St
     } else {
         connect = connect.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
         pool = pool.max_connections(options.max_connections.max(1));
-        let parent = connect.get_filename().parent().filter(|p| !p.as_os_str().is_empty());
-        if let Some(dir) = parent {
+        let file = connect.get_filename();
+        if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_dir(dir)?;
         }
+        let mut name = file.file_name().unwrap_or_default().to_os_string();
+        name.push("-migrations.lock");
+        lock_path = Some(file.with_file_name(name));
     }
+    // sqlx takes no lock around SQLite migrations: two processes opening a new file together (the service and
+    // `prognos ingest`, say) would both apply the first migration, and one would fail; and the first connection
+    // to a new file switches it to WAL, which a concurrent opener sees as a locked database. An exclusive lock
+    // on a file beside the database, held while the first connection opens and the migrations run, makes the
+    // second opener wait and then find both done.
+    let _lock = match lock_path {
+        Some(path) => Some(lock_exclusive(path).await?),
+        None => None,
+    };
     let pool = pool.connect_with(connect).await?;
     SQLITE_MIGRATIONS.run(&pool).await?;
     tracing::debug!(memory, "sqlite store open");
     Ok(pool)
+}
+
+/// Opens (creating) `path` and waits for an exclusive lock on it, held until the file is dropped.
+async fn lock_exclusive(path: std::path::PathBuf) -> Result<std::fs::File, StoreError> {
+    tokio::task::spawn_blocking(move || {
+        let locked = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.lock().map(|()| f));
+        locked.map_err(|source| StoreError::MigrationLock { path, source })
+    })
+    .await
+    .map_err(|e| StoreError::MigrationLock { path: Default::default(), source: std::io::Error::other(e) })?
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -170,6 +198,26 @@ mod tests {
         assert_eq!(pragma(&pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&pool, "busy_timeout").await, "4321");
         pool.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_opening_a_new_sqlite_store_together_all_succeed() {
+        // A service and `prognos ingest` started on the same new file both migrate it: neither may fail.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("prognos.db").display());
+            let opens: Vec<_> = (0..4)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { open(&url, &StoreOptions::default()).await.map(|_| ()) })
+                })
+                .collect();
+            for o in opens {
+                if let Err(e) = o.await.unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        }
     }
 
     #[tokio::test]

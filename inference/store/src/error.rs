@@ -20,6 +20,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock that keeps processes from migrating one SQLite file at once could not be taken.
+    #[error("cannot lock {path} to migrate the database: {source}")]
+    MigrationLock {
+        /// The lock file (beside the database).
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Applying the embedded migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
