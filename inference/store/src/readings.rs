@@ -143,7 +143,8 @@ fn begin(pool: &Pool) -> &'static str {
 impl Store {
     /// Stores a batch of one site's readings in one transaction: the site and each inverter (asset kind
     /// `inverter`) are created or have their first/last-seen span widened, each inverter is recorded as one
-    /// the site has readings of, then every reading is inserted unless its `(asset, ts)` is already stored. Timestamps are kept to the microsecond.
+    /// the site has readings of, then every reading is inserted unless its `(asset, ts)` is already stored.
+    /// Timestamps are kept to the microsecond.
     ///
     /// Fails without writing anything if an asset id is already stored as another kind (a wheel).
     pub async fn insert_readings(&self, site: &str, readings: &[Reading]) -> Result<ReadingsOutcome, StoreError> {
