@@ -64,13 +64,66 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// Opens the database `url` names and applies any migrations it has not had yet.
-pub(crate) async fn open(url: &str, options: &StoreOptions) -> Result<Pool, StoreError> {
+/// Opens the database `url` names and applies any migrations it has not had yet. A SQLite file comes with its
+/// background checkpointer.
+pub(crate) async fn open(url: &str, options: &StoreOptions) -> Result<(Pool, Option<Checkpointer>), StoreError> {
     let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
     match scheme.as_str() {
-        "sqlite" => open_sqlite(url, options).await.map(Pool::Sqlite),
-        "postgres" | "postgresql" => open_postgres(url, options).await.map(Pool::Postgres),
+        "sqlite" => {
+            let pool = open_sqlite(url, options).await?;
+            let checkpointer = (!is_memory_url(url)).then(|| Checkpointer::start(pool.clone()));
+            Ok((Pool::Sqlite(pool), checkpointer))
+        }
+        "postgres" | "postgresql" => Ok((Pool::Postgres(open_postgres(url, options).await?), None)),
         _ => Err(StoreError::UnsupportedUrl { url: mask_password(url) }),
+    }
+}
+
+/// How often the background checkpointer moves committed WAL pages into a SQLite file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// WAL pages past which a committing writer checkpoints by itself (SQLite's own automatic checkpoint): only
+/// when the background checkpointer has fallen this far behind (readers holding old snapshots, say).
+const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
+
+/// Checkpoints a SQLite file's WAL in the background. SQLite's automatic checkpoint runs inside the commit that
+/// takes the WAL past 1,000 pages: a writer (an ingest, a request) would wait while megabytes are copied into
+/// the database file and synced. Here a task does it every [`CHECKPOINT_EVERY`] on a connection of its own
+/// (`PASSIVE`: it never blocks readers or writers), and writers checkpoint by themselves only past
+/// [`WRITER_CHECKPOINT_PAGES`]. The task ends when the pool closes or the last clone of the store is dropped.
+#[derive(Debug)]
+pub(crate) struct Checkpointer(tokio::task::AbortHandle);
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Checkpointer {
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                    Ok(_) => failing = false,
+                    Err(sqlx::Error::PoolClosed) => break,
+                    // Said once per run of failures; the writers' own checkpoint stands in meanwhile.
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "background WAL checkpoint failed");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Checkpointer(task.abort_handle())
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -94,7 +147,10 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, St
         // vanishes with its last connection: keep exactly one, forever.
         pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
     } else {
-        connect = connect.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+        connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string());
         pool = pool.max_connections(options.max_connections.max(1));
         let file = connect.get_filename();
         if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -189,7 +245,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a").join("b").join("prognos.db");
         let options = StoreOptions { busy_timeout: Duration::from_millis(4321), ..StoreOptions::default() };
-        let Pool::Sqlite(pool) = open(&format!("sqlite://{}", path.display()), &options).await.unwrap() else {
+        let (Pool::Sqlite(pool), _) = open(&format!("sqlite://{}", path.display()), &options).await.unwrap() else {
             panic!("expected a SQLite pool")
         };
         assert!(path.is_file());
@@ -197,6 +253,36 @@ mod tests {
         assert_eq!(pragma(&pool, "synchronous").await, "1", "NORMAL");
         assert_eq!(pragma(&pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&pool, "busy_timeout").await, "4321");
+        assert_eq!(pragma(&pool, "wal_autocheckpoint").await, WRITER_CHECKPOINT_PAGES.to_string());
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_in_the_background_not_in_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prognos.db");
+        let (Pool::Sqlite(pool), Some(checkpointer)) =
+            open(&format!("sqlite://{}", path.display()), &StoreOptions::default()).await.unwrap()
+        else {
+            panic!("expected a SQLite file with its checkpointer")
+        };
+        drop(checkpointer);
+        // 2,000 rows of 4 KiB: some 4,000 pages, past SQLite's own automatic checkpoint (1,000) and short of the
+        // writers' (16,384).
+        let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+                    INSERT INTO filler SELECT randomblob(4096) FROM n";
+        sqlx::query("CREATE TABLE filler (b BLOB)").execute(&pool).await.unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let before = size();
+        sqlx::query(fill).execute(&pool).await.unwrap();
+        tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
+        assert!(size() < before + (1 << 20), "the commit checkpointed: {} -> {} bytes", before, size());
+        let _checkpointer = Checkpointer::start(pool.clone());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 8_000_000 {
+            assert!(std::time::Instant::now() < deadline, "not checkpointed in 10 s: {} bytes", size());
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+        }
         pool.close().await;
     }
 
@@ -222,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_memory_has_foreign_keys_and_one_connection() {
-        let Pool::Sqlite(pool) = open("sqlite::memory:", &StoreOptions::default()).await.unwrap() else {
+        let (Pool::Sqlite(pool), None) = open("sqlite::memory:", &StoreOptions::default()).await.unwrap() else {
             panic!("expected a SQLite pool")
         };
         assert_eq!(pragma(&pool, "foreign_keys").await, "1");

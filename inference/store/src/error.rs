@@ -35,6 +35,9 @@ pub enum StoreError {
     /// The database driver reported an error (connection, constraint, I/O, decoding a column).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite reported an error during a bulk write (through rusqlite on a connection of the pool).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The caller passed something the store will not record (e.g. feature names and values of different lengths).
     #[error("invalid input: {0}")]
     InvalidInput(String),

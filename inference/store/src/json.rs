@@ -31,8 +31,14 @@ pub fn encode_pairs<'a, V: Serialize + 'a>(
     what: &str,
     pairs: impl Iterator<Item = (&'a str, V)> + Clone,
 ) -> Result<String, StoreError> {
+    check_names(what, pairs.clone().map(|(name, _)| name))?;
+    encode_checked_pairs(what, pairs)
+}
+
+/// Rejects an empty or repeated name.
+pub fn check_names<'a>(what: &str, names: impl Iterator<Item = &'a str>) -> Result<(), StoreError> {
     let mut seen = std::collections::HashSet::new();
-    for (name, _) in pairs.clone() {
+    for name in names {
         if name.is_empty() {
             return Err(StoreError::InvalidInput(format!("{what}: empty name")));
         }
@@ -40,6 +46,14 @@ pub fn encode_pairs<'a, V: Serialize + 'a>(
             return Err(StoreError::InvalidInput(format!("{what}: {name:?} appears twice")));
         }
     }
+    Ok(())
+}
+
+/// [`encode_pairs`] for names that passed [`check_names`] (rows of one feature set share their names).
+pub fn encode_checked_pairs<'a, V: Serialize + 'a>(
+    what: &str,
+    pairs: impl Iterator<Item = (&'a str, V)> + Clone,
+) -> Result<String, StoreError> {
     serde_json::to_string(&Pairs(pairs)).map_err(|e| StoreError::InvalidInput(format!("{what}: {e}")))
 }
 

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod alerts;
+mod bulk;
 mod claims;
 mod connect;
 mod error;
@@ -67,6 +68,8 @@ pub use trends::{
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) pool: connect::Pool,
+    /// A SQLite file's background checkpointer, stopped when the last clone is dropped.
+    _checkpointer: Option<std::sync::Arc<connect::Checkpointer>>,
 }
 
 impl Store {
@@ -78,7 +81,8 @@ impl Store {
 
     /// Like [`Store::connect`], with explicit connection settings.
     pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
-        Ok(Store { pool: connect::open(url, options).await? })
+        let (pool, checkpointer) = connect::open(url, options).await?;
+        Ok(Store { pool, _checkpointer: checkpointer.map(std::sync::Arc::new) })
     }
 
     /// Which engine this store runs on.

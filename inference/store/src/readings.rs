@@ -2,6 +2,8 @@
 //! NOTHING` on `(asset_id, ts)`), reads of a site over a time range, and window feature rows with their
 //! predictions (recomputed windows replace their earlier row and prediction).
 
+mod sqlite;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +11,7 @@ use prognos_core::{Metric, Reading};
 use sqlx::{QueryBuilder, Row};
 
 use crate::connect::{on_pool, Pool};
-use crate::json::{decode_pairs, encode_explanation, encode_pairs};
+use crate::json::{check_names, decode_pairs, encode_checked_pairs, encode_explanation, encode_pairs};
 use crate::time::Ts;
 use crate::{AssetKind, Contribution, NewPrediction, Store, StoreError};
 
@@ -133,6 +135,19 @@ const SELECT_DAYS_BEFORE: &str = "\
 SELECT asset_id, day, ac_sum, expected_sum, peer_ac_sum, peer_sum FROM inverter_days
 WHERE site = $1 AND day < $2 ORDER BY asset_id, day";
 
+/// A window row's JSON columns, encoded once for either backend.
+struct Encoded {
+    /// `feature_rows.feature_values`.
+    features: String,
+    /// `predictions.probabilities`, when scored.
+    probabilities: Option<String>,
+    /// `predictions.explanation`, when explained.
+    explanation: Option<String>,
+}
+
+/// An inverter of a batch with the span of its readings there.
+type AssetSpan<'a> = (&'a str, (DateTime<Utc>, DateTime<Utc>));
+
 fn begin(pool: &Pool) -> &'static str {
     match pool {
         Pool::Sqlite(_) => "BEGIN IMMEDIATE",
@@ -165,8 +180,12 @@ impl Store {
         }
         let first = spans.values().map(|s| s.0).min().expect("non-empty");
         let last = spans.values().map(|s| s.1).max().expect("non-empty");
-        let mut assets: Vec<_> = spans.into_iter().collect();
+        let mut assets: Vec<AssetSpan> = spans.into_iter().collect();
         assets.sort_by(|a, b| a.0.cmp(b.0));
+        if let Pool::Sqlite(pool) = &self.pool {
+            let inserted = sqlite::insert_readings(pool, site, &assets, readings, (first, last)).await?;
+            return Ok(ReadingsOutcome { inserted, duplicate: readings.len() as u64 - inserted });
+        }
         let begin = begin(&self.pool);
         let mut inserted = 0u64;
         on_pool!(self, pool => {
@@ -349,6 +368,8 @@ impl Store {
             )));
         }
         let mut encoded = Vec::with_capacity(rows.len());
+        // Rows of a feature set share their names: each distinct list is checked once.
+        let mut checked: Option<&[String]> = None;
         for w in rows {
             if w.names.len() != w.values.len() {
                 return Err(StoreError::InvalidInput(format!(
@@ -358,8 +379,14 @@ impl Store {
                     w.values.len()
                 )));
             }
-            let features =
-                encode_pairs("feature names", w.names.iter().map(String::as_str).zip(w.values.iter().copied()))?;
+            if checked != Some(w.names.as_slice()) {
+                check_names("feature names", w.names.iter().map(String::as_str))?;
+                checked = Some(&w.names);
+            }
+            let features = encode_checked_pairs(
+                "feature names",
+                w.names.iter().map(String::as_str).zip(w.values.iter().copied()),
+            )?;
             let probabilities = match &w.prediction {
                 Some(p) => {
                     if !p.health_score.is_finite() {
@@ -370,7 +397,7 @@ impl Store {
                 None => None,
             };
             let explanation = encode_explanation(w.explanation.as_deref())?;
-            encoded.push((features, probabilities, explanation));
+            encoded.push(Encoded { features, probabilities, explanation });
         }
         // One window per (asset, feature set, start): a repeat in the input replaces the earlier one, as
         // consecutive upserts would.
@@ -384,6 +411,9 @@ impl Store {
                 last[&(w.asset_id.as_str(), w.feature_set.as_str(), w.window_start.timestamp_micros())] == *i
             })
             .collect();
+        if let Pool::Sqlite(pool) = &self.pool {
+            return sqlite::record_windows(pool, rows, &keep, encoded, site, days).await;
+        }
         let begin = begin(&self.pool);
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
@@ -401,7 +431,7 @@ impl Store {
                         .push_bind(Ts::new(w.window_start))
                         .push_bind(Ts::new(w.window_end))
                         .push_bind(w.feature_set.as_str())
-                        .push_bind(encoded[i].0.as_str())
+                        .push_bind(encoded[i].features.as_str())
                         .push_bind(Ts::new(w.window_end));
                 });
                 q.push(
@@ -440,7 +470,7 @@ impl Store {
                     );
                     q.push_values(&scored, |mut b, &(i, id)| {
                         let w = &rows[i];
-                        if let (Some(p), Some(probs)) = (&w.prediction, &encoded[i].1) {
+                        if let (Some(p), Some(probs)) = (&w.prediction, &encoded[i].probabilities) {
                             b.push_bind(w.asset_id.as_str())
                                 .push("NULL")
                                 .push_bind(id)
@@ -450,7 +480,7 @@ impl Store {
                                 .push_bind(p.label.as_str())
                                 .push_bind(probs.as_str())
                                 .push_bind(Ts::new(p.scored_at))
-                                .push_bind(encoded[i].2.as_deref());
+                                .push_bind(encoded[i].explanation.as_deref());
                         }
                     });
                     q.build().execute(&mut *tx).await?;

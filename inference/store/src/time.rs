@@ -23,7 +23,7 @@ impl Ts {
     }
 
     /// The SQLite text form; only years 0000 to 9999 have a fixed-width form.
-    fn to_sqlite_text(self) -> Result<String, BoxDynError> {
+    pub(crate) fn to_sqlite_text(self) -> Result<String, BoxDynError> {
         let year = self.0.year();
         if !(0..=9999).contains(&year) {
             return Err(format!("timestamp {} is outside the years 0000-9999", self.0).into());

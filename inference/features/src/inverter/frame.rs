@@ -34,9 +34,9 @@ pub(crate) fn site_frame(
     spec: &WindowSpec,
     last_before: &HashMap<String, i64>,
 ) -> Result<SiteFrame, FeatureError> {
-    let mut assets: Vec<String> = readings.iter().map(|r| r.asset.clone()).collect();
+    let distinct: std::collections::HashSet<&str> = readings.iter().map(|r| r.asset.as_str()).collect();
+    let mut assets: Vec<String> = distinct.into_iter().map(str::to_string).collect();
     assets.sort_unstable();
-    assets.dedup();
     let asset_index = |name: &str| assets.binary_search_by(|a| a.as_str().cmp(name)).unwrap_or(0) as u32;
     let mut order: Vec<(u32, i64, usize)> =
         readings.iter().enumerate().map(|(i, r)| (asset_index(&r.asset), r.ts.timestamp_millis(), i)).collect();

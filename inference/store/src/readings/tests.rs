@@ -128,12 +128,29 @@ async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
     let predictions = store.predictions_for_asset("INV-A", 10).await.unwrap();
     assert_eq!(predictions.len(), 1);
     assert_eq!(predictions[0].health_score, 40.0);
+    assert_eq!(predictions[0].observed_at, start + Duration::days(1), "observed at the window's end");
     on_pool!(store, pool => {
         let (n, values): (i64, String) =
             sqlx::query_as("SELECT COUNT(*), MAX(feature_values) FROM feature_rows").fetch_one(pool).await.unwrap();
         assert_eq!(n, 1);
         assert_eq!(values, r#"{"efficiency":0.8,"gap_count":null}"#);
     });
+    // Recomputed again and not scored (scoring off): the row is replaced and its verdict goes with it.
+    let unscored = NewWindowRow { prediction: None, ..row(0.0, 0.5) };
+    store.record_windows(&[unscored], "plant", &[]).await.unwrap();
+    assert!(store.predictions_for_asset("INV-A", 10).await.unwrap().is_empty());
+    // Two windows new to the store in one call, one of them twice (the later wins), beside the replaced one.
+    let next = |days: i64, eff: f64| NewWindowRow {
+        window_start: start + Duration::days(days),
+        window_end: start + Duration::days(days + 1),
+        ..row(70.0, eff)
+    };
+    assert_eq!(store.record_windows(&[next(1, 0.1), next(2, 0.2), next(1, 0.3)], "plant", &[]).await.unwrap(), 3);
+    let windows = store.windows_of_site("plant", "inverter-v1").await.unwrap();
+    let effs: Vec<(i64, f64)> = windows.iter().map(|w| ((w.window_start - start).num_days(), w.values[0].1)).collect();
+    assert_eq!(effs, [(0, 0.5), (1, 0.3), (2, 0.2)]);
+    let predictions = store.predictions_for_asset("INV-A", 10).await.unwrap();
+    assert_eq!(predictions.len(), 2, "one verdict per stored window: {predictions:?}");
 }
 
 crate::on_both_backends!(
