@@ -330,7 +330,10 @@ async fn live_windows_are_the_windows_the_model_was_trained_on() {
     // As a site sends it: in pieces that end mid-day (here seven files of 10,000 rows), each a batch whose
     // windows are recomputed when it is stored. The first four go to one pipeline, which recomputes a piece's
     // first day from the readings it kept of the last; the rest alternate with a second pipeline on the same
-    // store (a replica), whose kept readings then lack the other's part of the day, which must be read.
+    // store (a replica), whose kept readings then lack the other's part of the day, which must be read. Each
+    // piece's windows are computed while it is stored, from what it parsed and what the pipeline kept: used for
+    // the first pipeline's pieces, discarded (the store holds more in the span) for the replica's and for the
+    // first pipeline's piece after one of the replica's.
     let file = std::fs::read_to_string(real("kaggle-solar-plants/Plant_2_Generation_Data.csv")).unwrap();
     let (head, body) = file.split_once('\n').unwrap();
     let rows: Vec<&str> = body.lines().collect();

@@ -26,6 +26,10 @@ use windows::{TouchedWindows, WindowPlan};
 /// Readings per stored chunk of a CSV file (one transaction each).
 pub const CHUNK_ROWS: usize = 20_000;
 
+/// How far (in readings) a file's parser may run ahead of the store; a file of at most this many readings has
+/// its windows computed while its chunks are stored.
+pub const AHEAD_MAX: usize = 400_000;
+
 /// Running inverter pipelines by name (what `POST /v1/ingest/{pipeline}` looks up).
 pub type Registry = Arc<RwLock<HashMap<String, Arc<InverterPipeline>>>>;
 
@@ -127,7 +131,7 @@ impl InverterPipeline {
         let mut report = IngestReport::new(self.name());
         let mut touched = TouchedWindows::default();
         self.store_chunk(&readings, &mut report, &mut touched).await?;
-        self.finish(report, parse, touched).await
+        self.finish_batch(report, parse, touched).await
     }
 
     /// Stores readings already parsed (several MQTT messages) with their combined reader report.
@@ -135,7 +139,7 @@ impl InverterPipeline {
         let mut report = IngestReport::new(self.name());
         let mut touched = TouchedWindows::default();
         self.store_chunk(&readings, &mut report, &mut touched).await?;
-        self.finish(report, parse, touched).await
+        self.finish_batch(report, parse, touched).await
     }
 
     /// Ingests CSV text held in memory (an HTTP body).
@@ -156,26 +160,57 @@ impl InverterPipeline {
         &self,
         reader: R,
     ) -> Result<IngestReport, IngestError> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Reading>>(2);
+        // The parser runs up to AHEAD_MAX readings ahead of the store; a file that fits is handed over whole once
+        // parsed, and its windows are computed while its chunks are still being stored.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<Vec<Reading>>>(AHEAD_MAX / CHUNK_ROWS);
+        let (whole_tx, whole_rx) = tokio::sync::oneshot::channel::<Vec<Arc<Vec<Reading>>>>();
         let mapping = Arc::clone(&self.mapping);
         let parser = tokio::task::spawn_blocking(move || -> Result<ParseReport, FormatError> {
             let mut rows = mapping.csv(reader)?;
+            let mut whole = Some(Vec::new());
+            let mut parsed = 0;
             loop {
-                let chunk = rows.next_chunk(CHUNK_ROWS)?;
+                let chunk = Arc::new(rows.next_chunk(CHUNK_ROWS)?);
                 // An empty chunk is the end; a closed channel means the storing side gave up.
-                if chunk.is_empty() || tx.blocking_send(chunk).is_err() {
+                if chunk.is_empty() {
                     break;
                 }
+                parsed += chunk.len();
+                whole = whole.filter(|_| parsed <= AHEAD_MAX).map(|mut w| {
+                    w.push(Arc::clone(&chunk));
+                    w
+                });
+                if tx.blocking_send(chunk).is_err() {
+                    return Ok(rows.finish());
+                }
+            }
+            if let Some(whole) = whole {
+                // Nobody listening is fine: the storing side may have finished or given up.
+                let _ = whole_tx.send(whole);
             }
             Ok(rows.finish())
         });
         let mut report = IngestReport::new(self.name());
         let mut touched = TouchedWindows::default();
         let mut failure: Option<IngestError> = None;
-        while let Some(readings) = rx.recv().await {
-            if let Err(e) = self.store_chunk(&readings, &mut report, &mut touched).await {
-                failure = Some(e);
-                break;
+        let mut whole_rx = Some(whole_rx);
+        let mut ahead = None;
+        loop {
+            tokio::select! {
+                biased;
+                whole = async { whole_rx.as_mut().expect("guarded").await }, if whole_rx.is_some() => {
+                    whole_rx = None;
+                    if let Ok(chunks) = whole {
+                        ahead = windows::ahead(self, &self.plan, chunks);
+                    }
+                }
+                chunk = rx.recv() => {
+                    let Some(readings) = chunk else { break };
+                    if let Err(e) = self.store_chunk(&readings, &mut report, &mut touched).await {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
         }
         drop(rx);
@@ -189,12 +224,14 @@ impl InverterPipeline {
                 report::count_refused(self.name());
                 // Chunks stored before the error stand; their windows are still brought up to date.
                 if report.accepted > 0 {
-                    self.update_windows(&mut report, touched).await;
+                    self.update_windows(&mut report, touched, None).await;
                 }
                 return Err(e.into());
             }
         };
-        self.finish(report, parse, touched).await
+        report.absorb(parse);
+        self.update_windows(&mut report, touched, ahead).await;
+        Ok(self.finish(report))
     }
 
     async fn store_chunk(
@@ -217,19 +254,23 @@ impl InverterPipeline {
         Ok(())
     }
 
-    async fn finish(
+    async fn finish_batch(
         &self,
         mut report: IngestReport,
         parse: ParseReport,
         touched: TouchedWindows,
     ) -> Result<IngestReport, IngestError> {
         report.absorb(parse);
-        self.update_windows(&mut report, touched).await;
+        self.update_windows(&mut report, touched, None).await;
+        Ok(self.finish(report))
+    }
+
+    fn finish(&self, report: IngestReport) -> IngestReport {
         report.record_metrics();
         if !report.unknown_columns.is_empty() {
             tracing::warn!(pipeline = self.name(), columns = ?report.unknown_columns, "unknown columns ignored");
         }
-        Ok(report)
+        report
     }
 
     /// The heartbeats of the feed and of each inverter in the batch, and every reading's metrics that have a
@@ -271,8 +312,12 @@ impl InverterPipeline {
 
     /// Recomputes, stores and scores the windows a batch touched. A failure here is logged: the readings are
     /// stored, and the next batch touching the same windows (or a re-run) computes them again.
-    async fn update_windows(&self, report: &mut IngestReport, touched: TouchedWindows) {
-        match windows::update(self, &self.plan, touched).await {
+    async fn update_windows(&self, report: &mut IngestReport, touched: TouchedWindows, ahead: Option<windows::Ahead>) {
+        let done = match ahead {
+            Some(ahead) => windows::finish_ahead(self, &self.plan, ahead, touched).await,
+            None => windows::update(self, &self.plan, touched).await,
+        };
+        match done {
             Ok(done) => {
                 report.windows = done.windows;
                 report.scored = done.scored;

@@ -127,6 +127,12 @@ impl WindowPlan {
         Ok(Self { sizes, scoring, align_s, ac_limit_w: src.windows.ac_limit_w })
     }
 
+    /// How far back from its end a recomputed span's readings are kept ([`RecentReadings`]): two of the
+    /// longest windows.
+    fn kept_s(&self) -> i64 {
+        2 * self.sizes.iter().map(|(_, len)| *len).max().unwrap_or(DAY_S)
+    }
+
     fn start_of(&self, ts: i64, len: i64) -> i64 {
         (ts - self.align_s).div_euclid(len) * len + self.align_s
     }
@@ -203,40 +209,49 @@ fn last_readings_at(
     last
 }
 
-/// Recomputes, stores and (for the scoring length) scores every touched window. The span's readings and what
-/// came before it are read together, every length is computed at once (each on a blocking thread), and the
-/// unscored lengths are stored while the scoring length is scored.
-pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
-    let TouchedWindows { starts, held } = touched;
-    let mut by_size: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-    for (i, s) in starts {
-        by_size.entry(i).or_default().insert(s);
+/// What an update recomputes: per window length its touched starts and its range [first touched start, last
+/// touched end), and the span of them all (the day range holds the hour range).
+#[derive(Debug, Clone)]
+struct Span {
+    by_size: BTreeMap<usize, BTreeSet<i64>>,
+    ranges: BTreeMap<usize, (i64, i64)>,
+    from: i64,
+    to: i64,
+    /// The latest first start among the lengths: days before it are read from the store.
+    latest_first: i64,
+}
+
+impl Span {
+    fn of(plan: &WindowPlan, starts: &BTreeSet<(usize, i64)>) -> Option<Span> {
+        let mut by_size: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+        for (i, s) in starts {
+            by_size.entry(*i).or_default().insert(*s);
+        }
+        let ranges: BTreeMap<usize, (i64, i64)> = by_size
+            .iter()
+            .filter_map(|(i, starts)| Some((*i, (*starts.first()?, *starts.last()? + plan.sizes[*i].1))))
+            .collect();
+        let from = ranges.values().map(|r| r.0).min()?;
+        let to = ranges.values().map(|r| r.1).max()?;
+        let latest_first = ranges.values().map(|r| r.0).max().unwrap_or(from);
+        Some(Span { by_size, ranges, from, to, latest_first })
     }
-    let mut done = WindowsDone::default();
-    // Each window length recomputes [its first touched start, its last touched end); the readings of all of
-    // them are read once (the day range holds the hour range).
-    let ranges: BTreeMap<usize, (i64, i64)> = by_size
-        .iter()
-        .filter_map(|(i, starts)| Some((*i, (*starts.first()?, *starts.last()? + plan.sizes[*i].1))))
-        .collect();
-    let (Some(from), Some(to)) = (ranges.values().map(|r| r.0).min(), ranges.values().map(|r| r.1).max()) else {
-        return Ok(done);
-    };
-    let latest_first = ranges.values().map(|r| r.0).max().unwrap_or(from);
-    // The slow features (degradation, peer trend) need every earlier day, whose daily aggregates are kept in the
-    // store, and gap_count the reading before the range: a batch recomputes only what it touched and still gets
-    // what training got from the whole series. Each length takes the days before its own range (a day its
-    // readings cover is taken from them, so the order lengths are stored in does not matter).
-    let (all, days, last_before) = tokio::try_join!(
-        span_readings(p, held, at(from), at(to)),
-        p.store.inverter_days_before(p.site(), at(latest_first)),
-        p.store.last_readings_before(p.site(), at(from)),
-    )
-    .map_err(|e| e.to_string())?;
-    let all = Arc::new(all);
-    let longest = plan.sizes.iter().map(|(_, len)| *len).max().unwrap_or(DAY_S);
-    p.recent.keep(&all, 2 * longest);
-    let days: Vec<DailyPerformance> = days
+}
+
+/// What came before a span, from the store: the slow features (degradation, peer trend) need every earlier day,
+/// whose daily aggregates are kept, and gap_count each inverter's reading before the range. A batch recomputes
+/// only what it touched and still gets what training got from the whole series.
+struct Before {
+    days: Vec<DailyPerformance>,
+    last_before: HashMap<String, DateTime<Utc>>,
+}
+
+async fn before(store: &prognos_store::Store, site: &str, span: &Span) -> Result<Before, prognos_store::StoreError> {
+    let (days, last_before) = tokio::try_join!(
+        store.inverter_days_before(site, at(span.latest_first)),
+        store.last_readings_before(site, at(span.from)),
+    )?;
+    let days = days
         .into_iter()
         .map(|d| DailyPerformance {
             asset: d.asset_id,
@@ -247,12 +262,109 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
             peer_sum: d.peer_sum,
         })
         .collect();
+    Ok(Before { days, last_before })
+}
+
+/// Recomputes, stores and (for the scoring length) scores every touched window. The span's readings and what
+/// came before it are read together, every length is computed at once (each on a blocking thread), and the
+/// unscored lengths are stored while the scoring length is scored.
+pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWindows) -> Result<WindowsDone, String> {
+    let TouchedWindows { starts, held } = touched;
+    let Some(span) = Span::of(plan, &starts) else { return Ok(WindowsDone::default()) };
+    let (all, before) =
+        tokio::try_join!(span_readings(p, held, at(span.from), at(span.to)), before(&p.store, p.site(), &span),)
+            .map_err(|e| e.to_string())?;
+    let all = Arc::new(all);
+    p.recent.keep(&all, plan.kept_s());
+    let computed = compute(plan, span, all, before).await?;
+    store_computed(p, plan, computed).await
+}
+
+/// Windows computed ahead: a file's readings are all parsed long before they are all stored, so its windows are
+/// computed from them (and what the pipeline holds of the span) while the store writes them. Once every chunk
+/// is stored, [`finish_ahead`] uses the result if all of them were new and the store holds exactly the readings
+/// it was computed from (one COUNT); otherwise the windows are computed again from the store, as [`update`] does.
+pub struct Ahead {
+    parsed: usize,
+    starts: BTreeSet<(usize, i64)>,
+    span: (DateTime<Utc>, DateTime<Utc>),
+    task: tokio::task::JoinHandle<Result<ComputedSpan, String>>,
+}
+
+/// A span's readings and the windows computed from them.
+type ComputedSpan = (Arc<Vec<Reading>>, Vec<Computed>);
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts computing the windows of `chunks` (every chunk of a file, parsed, being stored).
+pub fn ahead(p: &InverterPipeline, plan: &WindowPlan, chunks: Vec<Arc<Vec<Reading>>>) -> Option<Ahead> {
+    let mut touched = TouchedWindows::default();
+    for c in &chunks {
+        plan.touch(c, &mut touched);
+    }
+    let span = Span::of(plan, &touched.starts)?;
+    let parsed = chunks.iter().map(|c| c.len()).sum();
+    let (from, to) = (at(span.from), at(span.to));
+    let (store, site, plan_c, recent) = (p.store.clone(), p.site().to_string(), plan.clone(), p.recent.snapshot());
+    let task = tokio::spawn(async move {
+        let span_c = span.clone();
+        let known = tokio::task::spawn_blocking(move || {
+            let mut held = TouchedWindows::default();
+            for c in &chunks {
+                held.hold(c, true);
+            }
+            known_span(&recent, held.held.unwrap_or_default(), from, to)
+        });
+        let (known, before) = tokio::join!(known, before(&store, &site, &span_c));
+        let all = Arc::new(known.map_err(|e| e.to_string())?);
+        let before = before.map_err(|e| e.to_string())?;
+        let computed = compute(&plan_c, span, Arc::clone(&all), before).await?;
+        Ok((all, computed))
+    });
+    Some(Ahead { parsed, starts: touched.starts, span: (from, to), task })
+}
+
+/// Stores the windows computed [`ahead`] when they still hold (see [`Ahead`]), else recomputes as [`update`].
+pub async fn finish_ahead(
+    p: &InverterPipeline,
+    plan: &WindowPlan,
+    mut ahead: Ahead,
+    touched: TouchedWindows,
+) -> Result<WindowsDone, String> {
+    let all_new = touched.held.as_ref().is_some_and(|h| h.len() == ahead.parsed);
+    if all_new && touched.starts == ahead.starts {
+        if let Ok(Ok((all, computed))) = (&mut ahead.task).await {
+            let (from, to) = ahead.span;
+            let count = p.store.count_readings_in_range(p.site(), from, to).await.map_err(|e| e.to_string())?;
+            if count == all.len() as i64 {
+                p.recent.keep(&all, plan.kept_s());
+                return store_computed(p, plan, computed).await;
+            }
+        }
+    }
+    update(p, plan, touched).await
+}
+
+/// Computes every length of `span` from its readings `all` (in time order) and what came before.
+async fn compute(
+    plan: &WindowPlan,
+    span: Span,
+    all: Arc<Vec<Reading>>,
+    before: Before,
+) -> Result<Vec<Computed>, String> {
+    let Span { by_size, ranges, .. } = span;
     let mut computing = Vec::with_capacity(by_size.len());
     for (i, starts) in by_size {
         let (first, end) = ranges[&i];
+        // Each length takes the days before its own range (a day its readings cover is taken from them, so the
+        // order lengths are stored in does not matter).
         let history = History {
-            days: days.iter().filter(|d| d.day < at(first)).cloned().collect(),
-            last_reading: last_readings_at(&last_before, &all, at(first)),
+            days: before.days.iter().filter(|d| d.day < at(first)).cloned().collect(),
+            last_reading: last_readings_at(&before.last_before, &all, at(first)),
         };
         let spec = WindowSpec {
             window: Duration::seconds(plan.sizes[i].1),
@@ -286,10 +398,23 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
             Ok(Computed { size: i, rows, days })
         }));
     }
+    let mut out = Vec::with_capacity(computing.len());
+    for task in computing {
+        out.push(task.await.map_err(|e| e.to_string())??);
+    }
+    Ok(out)
+}
+
+/// Stores computed windows and scores the scoring length: the other lengths are stored while it is scored.
+async fn store_computed(
+    p: &InverterPipeline,
+    plan: &WindowPlan,
+    computed: Vec<Computed>,
+) -> Result<WindowsDone, String> {
+    let mut done = WindowsDone::default();
     let mut unscored: (Vec<NewWindowRow>, Vec<InverterDay>) = (Vec::new(), Vec::new());
     let mut scoring: Option<Computed> = None;
-    for task in computing {
-        let c = task.await.map_err(|e| e.to_string())??;
+    for c in computed {
         if c.size == plan.scoring {
             scoring = Some(c);
         } else {
