@@ -3,16 +3,19 @@
 //! [`Store::connect`] picks the backend from the URL and applies the embedded migrations:
 //!
 //! - `sqlite://data/prognos.db`: the embedded default. The file and its folder are created when missing; the
-//!   database runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a busy timeout. Writers take the
+//!   database runs in WAL mode with `synchronous=NORMAL`, foreign keys on and a busy timeout, its WAL
+//!   checkpointed by a background task. Writers take the
 //!   write lock up front (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing mid-transaction.
 //! - `sqlite::memory:`: a private in-memory database (one connection), for tests and dry runs.
 //! - `postgres://user@host/db`: for fleets and several replicas sharing one database.
 //!
 //! The two backends share one set of SQL: every query is written once with `$N` placeholders, `ON CONFLICT` and
-//! `RETURNING`, which both engines accept, and runs through an enum of the two pool types. The only
-//! per-backend difference in the Rust code is the timestamp type [`Ts`], which is `TIMESTAMPTZ` on PostgreSQL
-//! and fixed-width RFC 3339 text on SQLite, so ordering and range comparisons agree. Schema differences (identity
-//! columns, column types) live in the two migration folders, `migrations/sqlite` and `migrations/postgres`.
+//! `RETURNING`, which both engines accept, and runs through an enum of the two pool types. The per-backend
+//! differences in the Rust code are the timestamp type [`Ts`], which is `TIMESTAMPTZ` on PostgreSQL and
+//! fixed-width RFC 3339 text on SQLite, so ordering and range comparisons agree, and the bulk inverter writes on
+//! SQLite (`readings/sqlite.rs`), which write the same rows one prepared statement each through rusqlite on a
+//! connection of the pool. Schema differences (identity columns, column types) live in the two migration
+//! folders, `migrations/sqlite` and `migrations/postgres`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), prognos_store::StoreError> {
