@@ -11,6 +11,7 @@ use super::{
     AssetSpan, Encoded, InverterDay, NewWindowRow, INSERT_READINGS, INSERT_SITE_INVERTERS, UPSERT_ASSETS,
     UPSERT_ASSETS_CONFLICT, UPSERT_DAY_CONFLICT, UPSERT_SITE,
 };
+use crate::bulk::ForeignKeys;
 use crate::time::Ts;
 use crate::{AssetKind, NewPrediction, StoreError};
 
@@ -38,7 +39,9 @@ pub(super) async fn insert_readings(
         .iter()
         .map(|r| Ok((index[r.asset.as_str()], text(r.ts)?, r.values)))
         .collect::<Result<_, StoreError>>()?;
-    crate::bulk::write(pool, move |db| {
+    // The site and every inverter of the batch are written first, in the same transaction: each reading's
+    // parents exist, and looking them up per reading is skipped.
+    crate::bulk::write(pool, ForeignKeys::WrittenFirst, move |db| {
         // UPSERT_SITE's `$N` appear in order: they bind by position.
         db.execute(UPSERT_SITE, rusqlite::params![site, span.0, span.1])?;
         let mut upsert =
@@ -126,7 +129,7 @@ pub(super) async fn record_windows(
         .collect::<Result<_, StoreError>>()?;
     let site = site.to_string();
     let n = rows.len() as u64;
-    crate::bulk::write(pool, move |db| {
+    crate::bulk::write(pool, ForeignKeys::Checked, move |db| {
         // A window stored for the first time gets a new id (AUTOINCREMENT: never one an earlier prediction
         // points to); only a window stored before is updated and loses its earlier prediction. An insert that
         // does nothing on a conflict, then `last_insert_rowid`, costs less than half an upsert with `RETURNING`.

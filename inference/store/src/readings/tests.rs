@@ -153,6 +153,38 @@ async fn a_recomputed_window_replaces_its_row_and_prediction(db: &TestDb) {
     assert_eq!(predictions.len(), 2, "one verdict per stored window: {predictions:?}");
 }
 
+#[tokio::test]
+async fn every_sqlite_connection_keeps_foreign_keys_on_after_bulk_writes() {
+    // insert_readings switches SQLite's parent lookups off for its own transaction only: whether it commits or
+    // fails, the connection goes back to the pool with them on.
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::Store::connect(&format!("sqlite://{}", dir.path().join("p.db").display())).await.unwrap();
+    store.insert_readings("plant", &[reading("INV-A", 0, 1.0)]).await.unwrap();
+    on_pool!(store, pool => {
+        sqlx::raw_sql("INSERT INTO assets VALUES ('W01', 'wheel', 'plant', '2020-01-01T00:00:00.000000Z', \
+            '2020-01-01T00:00:00.000000Z')")
+            .execute(pool).await.unwrap();
+    });
+    assert!(store.insert_readings("plant", &[reading("W01", 0, 1.0)]).await.is_err());
+    let crate::connect::Pool::Sqlite(pool) = &store.pool else { unreachable!("a SQLite URL") };
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.unwrap());
+    }
+    for conn in &mut held {
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.unwrap();
+        assert_eq!(on, 1, "a connection came back with foreign keys off");
+        let orphan = sqlx::query(
+            "INSERT INTO readings (asset_id, ts, site) VALUES ('nobody', '2020-01-01T00:00:00.000000Z', 'plant')",
+        )
+        .execute(&mut **conn)
+        .await;
+        assert!(orphan.is_err(), "a reading of an unknown inverter was stored");
+    }
+    drop(held);
+    store.close().await;
+}
+
 crate::on_both_backends!(
     readings_are_stored_once_and_read_back_exactly,
     an_inverter_that_moved_site_keeps_each_sites_readings_apart,
