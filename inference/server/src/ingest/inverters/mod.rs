@@ -171,7 +171,7 @@ impl InverterPipeline {
             let mut parsed = 0;
             loop {
                 let chunk = Arc::new(rows.next_chunk(CHUNK_ROWS)?);
-                // An empty chunk is the end; a closed channel means the storing side gave up.
+                // An empty chunk is the end.
                 if chunk.is_empty() {
                     break;
                 }
@@ -180,6 +180,7 @@ impl InverterPipeline {
                     w.push(Arc::clone(&chunk));
                     w
                 });
+                // A closed channel means the storing side gave up.
                 if tx.blocking_send(chunk).is_err() {
                     return Ok(rows.finish());
                 }
