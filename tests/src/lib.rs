@@ -157,17 +157,19 @@ impl TestApp {
     /// a redirect to the fleet page and a session cookie.
     pub async fn dashboard_session(&self) -> DashboardSession {
         let client = no_redirects();
-        let resp = client
-            .post(format!("{}/login", self.address))
-            .form(&[("token", VIEWER_TOKEN), ("next", "/fleet")])
-            .send()
-            .await
-            .unwrap();
+        let resp = self.login_form(&client, VIEWER_TOKEN, "/fleet").await;
         assert_eq!(resp.status(), 303, "the login form refused the viewer token");
         assert_eq!(resp.headers()["location"], "/fleet");
         let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         DashboardSession { client, cookie, set_cookie, base: self.address.clone() }
+    }
+
+    /// Posts the dashboard's login form with `token` and the page to go to after it (`next`, empty: none).
+    pub async fn login_form(&self, client: &reqwest::Client, token: &str, next: &str) -> reqwest::Response {
+        let form: &[(&str, &str)] =
+            if next.is_empty() { &[("token", token)] } else { &[("token", token), ("next", next)] };
+        client.post(format!("{}/login", self.address)).form(form).send().await.unwrap()
     }
 
     /// Spawns the app serving the given fixture variants, and waits until `/readyz` says ready.

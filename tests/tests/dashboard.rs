@@ -28,17 +28,12 @@ async fn dashboard_pages_behind_the_login_show_the_degrading_wheel() {
     let resp = client.get(format!("{}/fleet", app.address)).bearer_auth(VIEWER_TOKEN).send().await.unwrap();
     assert_eq!(resp.status(), 303, "a bearer token is not a dashboard session");
     // A wrong token is refused without a cookie.
-    let resp = client.post(format!("{}/login", app.address)).form(&[("token", "prg_wrong")]).send().await.unwrap();
+    let resp = app.login_form(&client, "prg_wrong", "").await;
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get("set-cookie").is_none());
     assert!(resp.text().await.unwrap().contains("That token is not valid."));
     // An open redirect is not followed.
-    let resp = client
-        .post(format!("{}/login", app.address))
-        .form(&[("token", VIEWER_TOKEN), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
+    let resp = app.login_form(&client, VIEWER_TOKEN, "//evil.example/").await;
     assert_eq!(resp.headers()["location"], "/fleet");
 
     let session = app.dashboard_session().await;

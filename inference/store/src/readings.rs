@@ -1,5 +1,5 @@
-//! Inverter readings: idempotent batch inserts (one transaction, multi-row statements, `ON CONFLICT DO
-//! NOTHING` on `(asset_id, ts)`), reads of a site over a time range, and window feature rows with their
+//! Inverter readings: idempotent batch inserts (one transaction; `ON CONFLICT DO NOTHING` on `(asset_id, ts)`;
+//! multi-row statements on PostgreSQL, one prepared statement per row on SQLite, see `readings/sqlite.rs`), reads of a site over a time range, and window feature rows with their
 //! predictions (recomputed windows replace their earlier row and prediction).
 
 mod sqlite;
@@ -148,13 +148,6 @@ struct Encoded {
 /// An inverter of a batch with the span of its readings there.
 type AssetSpan<'a> = (&'a str, (DateTime<Utc>, DateTime<Utc>));
 
-fn begin(pool: &Pool) -> &'static str {
-    match pool {
-        Pool::Sqlite(_) => "BEGIN IMMEDIATE",
-        Pool::Postgres(_) => "BEGIN",
-    }
-}
-
 impl Store {
     /// Stores a batch of one site's readings in one transaction: the site and each inverter (asset kind
     /// `inverter`) are created or have their first/last-seen span widened, each inverter is recorded as one
@@ -182,51 +175,53 @@ impl Store {
         let last = spans.values().map(|s| s.1).max().expect("non-empty");
         let mut assets: Vec<AssetSpan> = spans.into_iter().collect();
         assets.sort_by(|a, b| a.0.cmp(b.0));
-        if let Pool::Sqlite(pool) = &self.pool {
-            let inserted = sqlite::insert_readings(pool, site, &assets, readings, (first, last)).await?;
-            return Ok(ReadingsOutcome { inserted, duplicate: readings.len() as u64 - inserted });
-        }
-        let begin = begin(&self.pool);
+        let pool = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let inserted = sqlite::insert_readings(pool, site, &assets, readings, (first, last)).await?;
+                return Ok(ReadingsOutcome { inserted, duplicate: readings.len() as u64 - inserted });
+            }
+            Pool::Postgres(pool) => pool,
+        };
         let mut inserted = 0u64;
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
-            sqlx::query(UPSERT_SITE).bind(site).bind(Ts::new(first)).bind(Ts::new(last)).execute(&mut *tx).await?;
-            for chunk in assets.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(UPSERT_ASSETS);
-                q.push_values(chunk, |mut b, (asset, (from, to))| {
-                    b.push_bind(*asset)
-                        .push_bind(AssetKind::Inverter.as_str())
-                        .push_bind(site)
-                        .push_bind(Ts::new(*from))
-                        .push_bind(Ts::new(*to));
-                });
-                q.push(UPSERT_ASSETS_CONFLICT);
-                for row in q.build().fetch_all(&mut *tx).await? {
-                    let (asset, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-                    if kind != AssetKind::Inverter.as_str() {
-                        return Err(StoreError::InvalidInput(format!("asset {asset} is stored as a {kind}, not an inverter")));
-                    }
+        let mut tx = pool.begin().await?;
+        sqlx::query(UPSERT_SITE).bind(site).bind(Ts::new(first)).bind(Ts::new(last)).execute(&mut *tx).await?;
+        for chunk in assets.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(UPSERT_ASSETS);
+            q.push_values(chunk, |mut b, (asset, (from, to))| {
+                b.push_bind(*asset)
+                    .push_bind(AssetKind::Inverter.as_str())
+                    .push_bind(site)
+                    .push_bind(Ts::new(*from))
+                    .push_bind(Ts::new(*to));
+            });
+            q.push(UPSERT_ASSETS_CONFLICT);
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let (asset, kind): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                if kind != AssetKind::Inverter.as_str() {
+                    return Err(StoreError::InvalidInput(format!(
+                        "asset {asset} is stored as a {kind}, not an inverter"
+                    )));
                 }
-                let mut q = QueryBuilder::new(INSERT_SITE_INVERTERS);
-                q.push_values(chunk, |mut b, (asset, _)| {
-                    b.push_bind(site).push_bind(*asset);
-                });
-                q.push(" ON CONFLICT (site, asset_id) DO NOTHING");
-                q.build().execute(&mut *tx).await?;
             }
-            for chunk in readings.chunks(ROWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(INSERT_READINGS);
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.asset.as_str()).push_bind(Ts::new(r.ts)).push_bind(site);
-                    for v in r.values {
-                        b.push_bind(v);
-                    }
-                });
-                q.push(" ON CONFLICT (asset_id, ts) DO NOTHING");
-                inserted += q.build().execute(&mut *tx).await?.rows_affected();
-            }
-            tx.commit().await?;
-        });
+            let mut q = QueryBuilder::new(INSERT_SITE_INVERTERS);
+            q.push_values(chunk, |mut b, (asset, _)| {
+                b.push_bind(site).push_bind(*asset);
+            });
+            q.push(" ON CONFLICT (site, asset_id) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in readings.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(INSERT_READINGS);
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.asset.as_str()).push_bind(Ts::new(r.ts)).push_bind(site);
+                for v in r.values {
+                    b.push_bind(v);
+                }
+            });
+            q.push(" ON CONFLICT (asset_id, ts) DO NOTHING");
+            inserted += q.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
         Ok(ReadingsOutcome { inserted, duplicate: readings.len() as u64 - inserted })
     }
 
@@ -411,99 +406,104 @@ impl Store {
                 last[&(w.asset_id.as_str(), w.feature_set.as_str(), w.window_start.timestamp_micros())] == *i
             })
             .collect();
-        if let Pool::Sqlite(pool) = &self.pool {
-            return sqlite::record_windows(pool, rows, &keep, encoded, site, days).await;
+        let pool = match &self.pool {
+            Pool::Sqlite(pool) => return sqlite::record_windows(pool, rows, &keep, encoded, site, days).await,
+            Pool::Postgres(pool) => pool,
+        };
+        let mut tx = pool.begin().await?;
+        // Multi-row statements: per chunk one upsert of the feature rows (returning their ids), one delete of
+        // their earlier predictions and one insert of the new ones, instead of three statements per window.
+        for chunk in keep.chunks(WINDOWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, \
+                 feature_values, observed_at) ",
+            );
+            q.push_values(chunk, |mut b, &i| {
+                let w = &rows[i];
+                b.push("NULL")
+                    .push_bind(w.asset_id.as_str())
+                    .push_bind(Ts::new(w.window_start))
+                    .push_bind(Ts::new(w.window_end))
+                    .push_bind(w.feature_set.as_str())
+                    .push_bind(encoded[i].features.as_str())
+                    .push_bind(Ts::new(w.window_end));
+            });
+            q.push(
+                " ON CONFLICT (asset_id, feature_set, window_start) WHERE capture_id IS NULL DO UPDATE SET \
+                 window_end = excluded.window_end, feature_values = excluded.feature_values, \
+                 observed_at = excluded.observed_at RETURNING id, asset_id, feature_set, window_start",
+            );
+            let mut ids: HashMap<(String, String, i64), i64> = HashMap::with_capacity(chunk.len());
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let start: Ts = row.try_get(3)?;
+                ids.insert((row.try_get(1)?, row.try_get(2)?, start.0.timestamp_micros()), row.try_get(0)?);
+            }
+            let id_of = |i: usize| {
+                let w = &rows[i];
+                ids.get(&(w.asset_id.clone(), w.feature_set.clone(), w.window_start.timestamp_micros())).copied()
+            };
+            let mut chunk_ids = Vec::with_capacity(chunk.len());
+            for &i in chunk {
+                chunk_ids.push(id_of(i).ok_or_else(|| {
+                    StoreError::InvalidInput(format!(
+                        "window {} {} was not stored",
+                        rows[i].asset_id, rows[i].window_start
+                    ))
+                })?);
+            }
+            let mut q = QueryBuilder::new("DELETE FROM predictions WHERE feature_row_id IN (");
+            let mut list = q.separated(", ");
+            for id in &chunk_ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+            let scored: Vec<(usize, i64)> = chunk
+                .iter()
+                .zip(&chunk_ids)
+                .filter(|(i, _)| rows[**i].prediction.is_some())
+                .map(|(i, id)| (*i, *id))
+                .collect();
+            if !scored.is_empty() {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, \
+                     health_score, label, probabilities, scored_at, explanation) ",
+                );
+                q.push_values(&scored, |mut b, &(i, id)| {
+                    let w = &rows[i];
+                    if let (Some(p), Some(probs)) = (&w.prediction, &encoded[i].probabilities) {
+                        b.push_bind(w.asset_id.as_str())
+                            .push("NULL")
+                            .push_bind(id)
+                            .push_bind(p.model.as_str())
+                            .push_bind(p.model_version.as_str())
+                            .push_bind(p.health_score)
+                            .push_bind(p.label.as_str())
+                            .push_bind(probs.as_str())
+                            .push_bind(Ts::new(p.scored_at))
+                            .push_bind(encoded[i].explanation.as_deref());
+                    }
+                });
+                q.build().execute(&mut *tx).await?;
+            }
         }
-        let begin = begin(&self.pool);
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
-            // Multi-row statements: per chunk one upsert of the feature rows (returning their ids), one delete of
-            // their earlier predictions and one insert of the new ones, instead of three statements per window.
-            for chunk in keep.chunks(WINDOWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, \
-                     feature_values, observed_at) ",
-                );
-                q.push_values(chunk, |mut b, &i| {
-                    let w = &rows[i];
-                    b.push("NULL")
-                        .push_bind(w.asset_id.as_str())
-                        .push_bind(Ts::new(w.window_start))
-                        .push_bind(Ts::new(w.window_end))
-                        .push_bind(w.feature_set.as_str())
-                        .push_bind(encoded[i].features.as_str())
-                        .push_bind(Ts::new(w.window_end));
-                });
-                q.push(
-                    " ON CONFLICT (asset_id, feature_set, window_start) WHERE capture_id IS NULL DO UPDATE SET \
-                     window_end = excluded.window_end, feature_values = excluded.feature_values, \
-                     observed_at = excluded.observed_at RETURNING id, asset_id, feature_set, window_start",
-                );
-                let mut ids: HashMap<(String, String, i64), i64> = HashMap::with_capacity(chunk.len());
-                for row in q.build().fetch_all(&mut *tx).await? {
-                    let start: Ts = row.try_get(3)?;
-                    ids.insert((row.try_get(1)?, row.try_get(2)?, start.0.timestamp_micros()), row.try_get(0)?);
-                }
-                let id_of = |i: usize| {
-                    let w = &rows[i];
-                    ids.get(&(w.asset_id.clone(), w.feature_set.clone(), w.window_start.timestamp_micros())).copied()
-                };
-                let mut chunk_ids = Vec::with_capacity(chunk.len());
-                for &i in chunk {
-                    chunk_ids.push(id_of(i).ok_or_else(|| {
-                        StoreError::InvalidInput(format!("window {} {} was not stored", rows[i].asset_id, rows[i].window_start))
-                    })?);
-                }
-                let mut q = QueryBuilder::new("DELETE FROM predictions WHERE feature_row_id IN (");
-                let mut list = q.separated(", ");
-                for id in &chunk_ids {
-                    list.push_bind(*id);
-                }
-                q.push(")");
-                q.build().execute(&mut *tx).await?;
-                let scored: Vec<(usize, i64)> =
-                    chunk.iter().zip(&chunk_ids).filter(|(i, _)| rows[**i].prediction.is_some()).map(|(i, id)| (*i, *id)).collect();
-                if !scored.is_empty() {
-                    let mut q = QueryBuilder::new(
-                        "INSERT INTO predictions (asset_id, capture_id, feature_row_id, model, model_version, \
-                         health_score, label, probabilities, scored_at, explanation) ",
-                    );
-                    q.push_values(&scored, |mut b, &(i, id)| {
-                        let w = &rows[i];
-                        if let (Some(p), Some(probs)) = (&w.prediction, &encoded[i].probabilities) {
-                            b.push_bind(w.asset_id.as_str())
-                                .push("NULL")
-                                .push_bind(id)
-                                .push_bind(p.model.as_str())
-                                .push_bind(p.model_version.as_str())
-                                .push_bind(p.health_score)
-                                .push_bind(p.label.as_str())
-                                .push_bind(probs.as_str())
-                                .push_bind(Ts::new(p.scored_at))
-                                .push_bind(encoded[i].explanation.as_deref());
-                        }
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-            }
-            for chunk in days.chunks(WINDOWS_PER_STATEMENT) {
-                let mut q = QueryBuilder::new(
-                    "INSERT INTO inverter_days (asset_id, day, site, ac_sum, expected_sum, peer_ac_sum, peer_sum) ",
-                );
-                q.push_values(chunk, |mut b, d| {
-                    b.push_bind(d.asset_id.as_str())
-                        .push_bind(Ts::new(d.day))
-                        .push_bind(site)
-                        .push_bind(d.ac_sum)
-                        .push_bind(d.expected_sum)
-                        .push_bind(d.peer_ac_sum)
-                        .push_bind(d.peer_sum);
-                });
-                q.push(UPSERT_DAY_CONFLICT);
-                q.build().execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-        });
+        for chunk in days.chunks(WINDOWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO inverter_days (asset_id, day, site, ac_sum, expected_sum, peer_ac_sum, peer_sum) ",
+            );
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(d.asset_id.as_str())
+                    .push_bind(Ts::new(d.day))
+                    .push_bind(site)
+                    .push_bind(d.ac_sum)
+                    .push_bind(d.expected_sum)
+                    .push_bind(d.peer_ac_sum)
+                    .push_bind(d.peer_sum);
+            });
+            q.push(UPSERT_DAY_CONFLICT);
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(rows.len() as u64)
     }
 }

@@ -203,6 +203,10 @@ impl InverterPipeline {
                     whole_rx = None;
                     if let Ok(chunks) = whole {
                         ahead = windows::ahead(self, &self.plan, chunks);
+                        // The file's readings are in hand ahead; the storing side need not copy them too.
+                        if ahead.is_some() {
+                            touched.forget_held();
+                        }
                     }
                 }
                 chunk = rx.recv() => {
@@ -315,7 +319,7 @@ impl InverterPipeline {
     /// stored, and the next batch touching the same windows (or a re-run) computes them again.
     async fn update_windows(&self, report: &mut IngestReport, touched: TouchedWindows, ahead: Option<windows::Ahead>) {
         let done = match ahead {
-            Some(ahead) => windows::finish_ahead(self, &self.plan, ahead, touched).await,
+            Some(ahead) => windows::finish_ahead(self, &self.plan, ahead, report.accepted, touched).await,
             None => windows::update(self, &self.plan, touched).await,
         };
         match done {

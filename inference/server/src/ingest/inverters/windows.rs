@@ -86,14 +86,20 @@ impl TouchedWindows {
     pub fn hold(&mut self, readings: &[Reading], all_new: bool) {
         let fits = self.held.as_ref().is_some_and(|h| h.len() + readings.len() <= HELD_MAX);
         match self.held.as_mut() {
-            Some(held) if all_new && fits => held.extend(readings.iter().map(|r| {
-                let mut r = r.clone();
-                r.ts = chrono::SubsecRound::trunc_subsecs(r.ts, 6);
-                r
-            })),
+            Some(held) if all_new && fits => held.extend(readings.iter().map(as_stored)),
             _ => self.held = None,
         }
     }
+
+    /// Keeps no readings in hand from now on: the touched span is read back from the store if it is needed.
+    pub fn forget_held(&mut self) {
+        self.held = None;
+    }
+}
+
+/// A reading as the store gives it back (its time to the microsecond).
+fn as_stored(r: &Reading) -> Reading {
+    Reading { ts: prognos_store::stored_timestamp(r.ts), ..r.clone() }
 }
 
 /// What [`update`] did.
@@ -272,7 +278,7 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
     let TouchedWindows { starts, held } = touched;
     let Some(span) = Span::of(plan, &starts) else { return Ok(WindowsDone::default()) };
     let (all, before) =
-        tokio::try_join!(span_readings(p, held, at(span.from), at(span.to)), before(&p.store, p.site(), &span),)
+        tokio::try_join!(span_readings(p, held, at(span.from), at(span.to)), before(&p.store, p.site(), &span))
             .map_err(|e| e.to_string())?;
     let all = Arc::new(all);
     p.recent.keep(&all, plan.kept_s());
@@ -285,8 +291,7 @@ pub async fn update(p: &InverterPipeline, plan: &WindowPlan, touched: TouchedWin
 /// is stored, [`finish_ahead`] uses the result if all of them were new and the store holds exactly the readings
 /// it was computed from (one COUNT); otherwise the windows are computed again from the store, as [`update`] does.
 pub struct Ahead {
-    parsed: usize,
-    starts: BTreeSet<(usize, i64)>,
+    parsed: u64,
     span: (DateTime<Utc>, DateTime<Utc>),
     task: tokio::task::JoinHandle<Result<ComputedSpan, String>>,
 }
@@ -307,17 +312,14 @@ pub fn ahead(p: &InverterPipeline, plan: &WindowPlan, chunks: Vec<Arc<Vec<Readin
         plan.touch(c, &mut touched);
     }
     let span = Span::of(plan, &touched.starts)?;
-    let parsed = chunks.iter().map(|c| c.len()).sum();
+    let parsed = chunks.iter().map(|c| c.len() as u64).sum();
     let (from, to) = (at(span.from), at(span.to));
     let (store, site, plan_c, recent) = (p.store.clone(), p.site().to_string(), plan.clone(), p.recent.snapshot());
     let task = tokio::spawn(async move {
         let span_c = span.clone();
         let known = tokio::task::spawn_blocking(move || {
-            let mut held = TouchedWindows::default();
-            for c in &chunks {
-                held.hold(c, true);
-            }
-            known_span(&recent, held.held.unwrap_or_default(), from, to)
+            let parsed = chunks.iter().flat_map(|c| c.iter().map(as_stored)).collect();
+            known_span(&recent, parsed, from, to)
         });
         let (known, before) = tokio::join!(known, before(&store, &site, &span_c));
         let all = Arc::new(known.map_err(|e| e.to_string())?);
@@ -325,18 +327,20 @@ pub fn ahead(p: &InverterPipeline, plan: &WindowPlan, chunks: Vec<Arc<Vec<Readin
         let computed = compute(&plan_c, span, Arc::clone(&all), before).await?;
         Ok((all, computed))
     });
-    Some(Ahead { parsed, starts: touched.starts, span: (from, to), task })
+    Some(Ahead { parsed, span: (from, to), task })
 }
 
 /// Stores the windows computed [`ahead`] when they still hold (see [`Ahead`]), else recomputes as [`update`].
+/// `inserted`: how many of the file's readings the store took as new (all of them stored and new means the
+/// touched windows are the ones computed ahead).
 pub async fn finish_ahead(
     p: &InverterPipeline,
     plan: &WindowPlan,
     mut ahead: Ahead,
+    inserted: u64,
     touched: TouchedWindows,
 ) -> Result<WindowsDone, String> {
-    let all_new = touched.held.as_ref().is_some_and(|h| h.len() == ahead.parsed);
-    if all_new && touched.starts == ahead.starts {
+    if inserted == ahead.parsed {
         if let Ok(Ok((all, computed))) = (&mut ahead.task).await {
             let (from, to) = ahead.span;
             let count = p.store.count_readings_in_range(p.site(), from, to).await.map_err(|e| e.to_string())?;
