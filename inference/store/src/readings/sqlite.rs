@@ -132,7 +132,7 @@ pub(super) async fn record_windows(
     crate::bulk::write(pool, ForeignKeys::Checked, move |db| {
         // A window stored for the first time gets a new id (AUTOINCREMENT: never one an earlier prediction
         // points to); only a window stored before is updated and loses its earlier prediction. An insert that
-        // does nothing on a conflict, then `last_insert_rowid`, costs less than half an upsert with `RETURNING`.
+        // does nothing on a conflict, then `last_insert_rowid`, is much cheaper than an upsert with `RETURNING`.
         let mut insert = db.prepare(
             "INSERT INTO feature_rows (capture_id, asset_id, window_start, window_end, feature_set, feature_values, \
              observed_at) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?3) \
